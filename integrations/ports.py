@@ -1,0 +1,268 @@
+"""The small interfaces the app speaks to vendors through, and the records they exchange.
+
+Every vendor module implements one of these Protocols; the service layer sees nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BillingSchedule = Literal["one_off", "monthly", "quarterly", "milestones"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Contact(Record):
+    """A person at the client, with the role they play in the account."""
+
+    name: str
+    role: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class Milestone(Record):
+    description: str
+    amount: Decimal
+    due_date: date
+
+
+class BillingTerms(Record):
+    """Exactly what finance agreed to bill: the adapters copy these values, never recompute them."""
+
+    contract_value: Decimal
+    currency: str = Field(min_length=3, max_length=3)
+    schedule: BillingSchedule
+    first_invoice_date: date
+    payment_terms_days: int = Field(ge=0)
+    po_required: bool = False
+    po_number: str | None = None
+    invoicing_entity: str | None = None
+    tax_id: str | None = None
+    conditions: str | None = None
+    milestones: tuple[Milestone, ...] = ()
+    term_start: date | None = None
+    term_end: date | None = None
+
+    def instalment_amount(self) -> Decimal:
+        """Amount of each recurring invoice: the contract value spread over the term's periods."""
+        periods = self.recurring_periods()
+        return (self.contract_value / periods).quantize(Decimal("0.01")) if periods else (
+            self.contract_value
+        )
+
+    def recurring_periods(self) -> int:
+        """How many monthly/quarterly invoices the term holds (1 for one-off or unknown terms)."""
+        if self.schedule not in ("monthly", "quarterly") or not (self.term_start and self.term_end):
+            return 1
+        months = (self.term_end.year - self.term_start.year) * 12 + (
+            self.term_end.month - self.term_start.month
+        )
+        if self.term_end.day >= self.term_start.day:
+            months += 1
+        step = 1 if self.schedule == "monthly" else 3
+        return max(1, -(-months // step))
+
+
+class BriefItem(Record):
+    label: str
+    value: str
+
+
+class BriefSection(Record):
+    """One titled part of the handoff as readable label/value pairs (context, scope, billing...)."""
+
+    title: str
+    items: tuple[BriefItem, ...]
+
+
+class HandoffBrief(Record):
+    """Everything a receiving tool needs to build its record, in vendor-neutral form."""
+
+    handoff_id: int
+    kind: str
+    marker: str = Field(description="stable text put on every record we create, e.g. 'handoff-42'")
+    title: str
+    account_name: str
+    summary: str
+    sections: tuple[BriefSection, ...]
+    contacts: tuple[Contact, ...] = ()
+    deliverables: tuple[str, ...] = ()
+    kickoff_date: date | None = None
+    billing: BillingTerms | None = None
+    slack_thread_url: str | None = None
+    crm_deal_url: str | None = None
+
+    def billing_contact(self) -> Contact | None:
+        """The contact finance invoices: the one whose role mentions billing, else the first."""
+        for contact in self.contacts:
+            if "billing" in contact.role.lower() or "accounts" in contact.role.lower():
+                return contact
+        return self.contacts[0] if self.contacts else None
+
+
+class CreatedRecord(Record):
+    """What a vendor made for us: enough to link to it and to find it again."""
+
+    vendor: str
+    kind: str
+    external_id: str
+    url: str | None = None
+    extra_ids: tuple[str, ...] = ()
+
+
+class ThreadComment(Record):
+    """A question or answer from the handoff's Slack thread, to mirror into a vendor record."""
+
+    marker: str = Field(description="the Slack message ts, so a mirror can be found again")
+    author: str
+    posted_at: datetime
+    text: str
+
+
+class DealContact(Record):
+    contact_id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    job_title: str | None = None
+
+
+class DealSnapshot(Record):
+    """What the CRM already knows about a deal, to prefill the form."""
+
+    deal_id: str
+    name: str
+    stage: str | None = None
+    pipeline: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    close_date: date | None = None
+    owner_id: str | None = None
+    company_name: str | None = None
+    contacts: tuple[DealContact, ...] = ()
+    url: str | None = None
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class VendorError(Exception):
+    """A vendor call failed. `retryable` says whether trying again later can help."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        vendor: str,
+        message: str,
+        *,
+        status: int | None = None,
+        field: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{vendor}: {message}")
+        self.vendor = vendor
+        self.message = message
+        self.status = status
+        self.field = field
+        self.retry_after = retry_after
+
+
+class VendorRejected(VendorError):
+    """4xx: the vendor refused the data or the configuration; retrying unchanged will not help."""
+
+
+class VendorUnavailable(VendorError):
+    """429, 5xx or a connection failure before the vendor acted: safe to retry later."""
+
+    retryable = True
+
+
+class VendorOutcomeUnknown(VendorError):
+    """The request may have been processed (timeout, 5xx after a create): look before retrying."""
+
+    retryable = True
+
+
+class NotFound(VendorRejected):
+    """The object asked for does not exist at the vendor."""
+
+
+# --- ports --------------------------------------------------------------------------------------
+
+
+class Crm(Protocol):
+    vendor: str
+
+    def get_deal(self, deal_id: str) -> DealSnapshot: ...
+
+    def move_deal_stage(self, deal_id: str, stage_id: str) -> None: ...
+
+    def owner_email(self, owner_id: str) -> str | None: ...
+
+    def add_deal_note(self, deal_id: str, html_body: str, marker: str) -> CreatedRecord: ...
+
+    def deal_url(self, deal_id: str) -> str | None: ...
+
+
+class OpsTool(Protocol):
+    """Asana, Jira...: the account's project or issue, and its comment stream."""
+
+    vendor: str
+
+    def create_record(self, brief: HandoffBrief, *, look_first: bool) -> CreatedRecord:
+        """Create the record; with look_first, return the one carrying brief.marker if it exists."""
+        ...
+
+    def add_comment(
+        self, record: CreatedRecord, comment: ThreadComment, *, look_first: bool
+    ) -> str: ...
+
+
+class FinanceTool(Protocol):
+    """QuickBooks Online, Xero...: the customer and the billing setup that matches the schedule."""
+
+    vendor: str
+
+    def create_billing_setup(
+        self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
+    ) -> CreatedRecord: ...
+
+    def add_note(
+        self, record: CreatedRecord, comment: ThreadComment, *, idempotency_key: str
+    ) -> str | None:
+        """Mirror a thread message; None where the vendor has nowhere to put it."""
+        ...
+
+
+class OAuthToken(Record):
+    access_token: str
+    refresh_token: str
+    expires_at: datetime
+    refresh_expires_at: datetime | None = None
+
+
+class TokenStore(Protocol):
+    """Durable home of rotating OAuth tokens; `locked` serialises refreshes across processes."""
+
+    def load(self, provider: str, account: str) -> OAuthToken | None: ...
+
+    def save(self, provider: str, account: str, token: OAuthToken) -> None: ...
+
+    def locked(self, provider: str, account: str) -> AbstractContextManager[None]: ...
+
+
+def iter_items(brief: HandoffBrief) -> Iterator[tuple[str, BriefItem]]:
+    """Every (section title, item) pair of a brief, in order."""
+    for section in brief.sections:
+        for item in section.items:
+            yield section.title, item
