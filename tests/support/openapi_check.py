@@ -55,7 +55,7 @@ def _first_server(relative: str) -> str:
 def assert_matches_spec(relative: str, recorded: Recorded, *, strip_prefix: str = "") -> None:
     """Raise AssertionError naming every way `recorded` breaks the spec at `relative`."""
     spec = load_spec(relative)
-    path = recorded.path[len(strip_prefix):] if strip_prefix else recorded.path
+    path = recorded.path[len(strip_prefix) :] if strip_prefix else recorded.path
     url = _first_server(relative).rstrip("/") + path
     headers = {k: v for k, v in recorded.headers.items() if k.lower() != "host"}
     request = Request(
@@ -69,5 +69,7 @@ def assert_matches_spec(relative: str, recorded: Recorded, *, strip_prefix: str 
     # Security is the stand-in's business (tests use fake tokens); shapes are what we check.
     errors = [e for e in errors if "Security" not in type(e).__name__]
     if errors:
-        details = "; ".join(f"{type(e).__name__}: {e} {getattr(e, '__cause__', '')}" for e in errors)
+        details = "; ".join(
+            f"{type(e).__name__}: {e} {getattr(e, '__cause__', '')}" for e in errors
+        )
         raise AssertionError(f"{recorded.method} {path} breaks {relative}: {details}")

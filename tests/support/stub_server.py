@@ -116,6 +116,7 @@ class StubServer:
         """Recorded requests, optionally filtered by method and exact path."""
         with self._lock:
             return [
-                r for r in self.requests
+                r
+                for r in self.requests
                 if (method is None or r.method == method) and (path is None or r.path == path)
             ]

@@ -1,0 +1,288 @@
+"""Typed SQLAlchemy models: handoffs, receipts, thread, external records, outbox, audit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class HandoffKind(StrEnum):
+    SALES_TO_DELIVERY = "sales_to_delivery"
+    DELIVERY_TO_FINANCE = "delivery_to_finance"
+    RENEWAL_TO_SALES = "renewal_to_sales"
+
+
+class HandoffStatus(StrEnum):
+    AWAITING_FORM = "awaiting_form"
+    SUBMITTED = "submitted"
+    DELIVERED = "delivered"  # every external record exists
+    CONFIRMED = "confirmed"  # every receiving team confirmed: complete
+    CANCELLED = "cancelled"
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+    __table_args__ = (UniqueConstraint("kind", "deal_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    deal_id: Mapped[str | None] = mapped_column(String(64))
+    account_name: Mapped[str] = mapped_column(String(255), default="")
+    deal_name: Mapped[str] = mapped_column(String(255), default="")
+    sender_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    receiving_teams: Mapped[list[str]] = mapped_column(JSON, default=list)
+    form_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    backfilled: Mapped[bool] = mapped_column(default=False)
+
+    dm_channel_id: Mapped[str | None] = mapped_column(String(32))
+    dm_ts: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    won_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    receipts: Mapped[list[Receipt]] = relationship(
+        back_populates="handoff", cascade="all, delete-orphan", order_by="Receipt.id"
+    )
+    external_records: Mapped[list[ExternalRecord]] = relationship(
+        back_populates="handoff", cascade="all, delete-orphan", order_by="ExternalRecord.id"
+    )
+    messages: Mapped[list[ThreadMessage]] = relationship(
+        back_populates="handoff", cascade="all, delete-orphan", order_by="ThreadMessage.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def receipt(self, team: str) -> Receipt | None:
+        return next((r for r in self.receipts if r.team == team), None)
+
+    def record(self, target: str) -> ExternalRecord | None:
+        return next((r for r in self.external_records if r.target == target), None)
+
+
+class Receipt(Base):
+    """One receiving team's acknowledgement of a handoff."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("handoff_id", "team"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    team: Mapped[str] = mapped_column(String(64))
+    confirmed_by: Mapped[str | None] = mapped_column(String(32))
+    confirmed_at: Mapped[datetime | None]
+
+    handoff: Mapped[Handoff] = relationship(back_populates="receipts")
+
+
+class ExternalRecord(Base):
+    """A record a vendor holds for a handoff (ops project, billing setup, CRM note)."""
+
+    __tablename__ = "external_records"
+    __table_args__ = (UniqueConstraint("handoff_id", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(32))  # "ops", "finance", "crm_note"
+    vendor: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/done/failed
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    handoff: Mapped[Handoff] = relationship(back_populates="external_records")
+
+
+class ThreadMessage(Base):
+    """A question or answer posted in a handoff's Slack thread."""
+
+    __tablename__ = "thread_messages"
+    __table_args__ = (UniqueConstraint("handoff_id", "slack_ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    slack_ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    is_question: Mapped[bool] = mapped_column(default=False)
+    answered_by_ts: Mapped[str | None] = mapped_column(String(32))
+    answered_at: Mapped[datetime | None]
+    posted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mirrored: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    handoff: Mapped[Handoff] = relationship(back_populates="messages")
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class OutboxJob(Base):
+    """One external effect, written in the transaction of the change that causes it."""
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(48))
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    uncertain: Mapped[bool] = mapped_column(default=False)  # a try may have reached the vendor
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only timeline of a handoff."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))  # Slack user id, "hubspot", "system"...
+    event: Mapped[str] = mapped_column(String(48))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InboundEvent(Base):
+    """Ids of webhook events already handled, so a redelivery does nothing twice."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("source", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Obligation(Base):
+    """Something a person or team owes on a handoff, with its reminder ladder position.
+
+    The scheduler sweeps open obligations whose `next_action_at` is due (indexed), so the cost
+    of a sweep grows with what is due, not with all handoffs.
+    """
+
+    __tablename__ = "obligations"
+    __table_args__ = (
+        UniqueConstraint("handoff_id", "sla", "subject"),
+        Index("ix_obligations_due", "closed_at", "next_action_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    sla: Mapped[str] = mapped_column(String(24))  # "form", "confirm", "answer"
+    subject: Mapped[str] = mapped_column(String(64))  # user id, team name, or "msg:<ts>"
+    owner_user_id: Mapped[str | None] = mapped_column(String(32))
+    team: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    next_action_at: Mapped[datetime | None]
+    step: Mapped[int] = mapped_column(Integer, default=0)  # 0 none sent, 1 reminded, 2 escalated
+    snoozed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OAuthConnection(Base):
+    """Rotating OAuth tokens of a vendor connection (QuickBooks realm, Xero tenant)."""
+
+    __tablename__ = "oauth_connections"
+    __table_args__ = (UniqueConstraint("provider", "account"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(128))
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    refresh_expires_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Lock(Base):
+    """Named advisory lock rows, taken with SELECT ... FOR UPDATE (serialises token refreshes)."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)

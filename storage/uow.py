@@ -1,0 +1,48 @@
+"""Unit of work: one transaction per use case, rolled back unless the use case commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.repositories import Repository
+
+
+class UnitOfWork:
+    """`with uow_factory() as uow: ...; uow.commit()`. Leaving without commit rolls back."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        self.repo = Repository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def flush(self) -> None:
+        self.session.flush()
+
+
+class UnitOfWorkFactory:
+    """Callable that opens a fresh UnitOfWork; injected into every service."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
