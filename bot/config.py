@@ -40,7 +40,6 @@ class Settings(BaseSettings):
     hubspot_base_url: str = "https://api.hubapi.com"
     public_url: str | None = None  # where HubSpot reaches us; the v3 signature covers the URL
     log_level: str = "INFO"
-    run_worker_in_web: bool = True  # small installs: one process does everything
 
     def missing_slack_credentials(self) -> list[str]:
         """Names of required Slack variables that are not set, with where to find them."""

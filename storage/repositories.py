@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,12 +20,14 @@ from storage.models import (
     OutboxJob,
     OutboxStatus,
     ThreadMessage,
+    utcnow,
 )
 
 
 class Repository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, clock: Callable[[], datetime] = utcnow) -> None:
         self.session = session
+        self.clock = clock
 
     # --- handoffs -------------------------------------------------------------------------------
 
@@ -76,7 +78,10 @@ class Repository:
     # --- audit, inbound dedupe ------------------------------------------------------------------
 
     def audit(self, handoff: Handoff, actor: str, event: str, **detail: Any) -> None:
-        self.session.add(AuditEvent(handoff_id=handoff.id, actor=actor, event=event, detail=detail))
+        self.session.add(
+            AuditEvent(handoff_id=handoff.id, actor=actor, event=event, detail=detail,
+                       at=self.clock())
+        )
 
     def timeline(self, handoff_id: int) -> Sequence[AuditEvent]:
         stmt = (
@@ -113,14 +118,15 @@ class Repository:
         existing = self.session.scalars(select(OutboxJob).where(OutboxJob.idempotency_key == key))
         if existing.first() is not None:
             return None
+        now = self.clock()
         job = OutboxJob(
             handoff_id=handoff.id if handoff else None,
             action=action,
             idempotency_key=key,
             payload=payload or {},
+            created_at=now,
+            next_attempt_at=run_at or now,
         )
-        if run_at is not None:
-            job.next_attempt_at = run_at
         return job if self.insert_if_absent(job) else None
 
     def claim_jobs(

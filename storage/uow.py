@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.models import utcnow
 from storage.repositories import Repository
+
+Clock = Callable[[], datetime]
 
 
 class UnitOfWork:
     """`with uow_factory() as uow: ...; uow.commit()`. Leaving without commit rolls back."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock = utcnow) -> None:
         self._sessions = sessions
+        self._clock = clock
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._sessions()
-        self.repo = Repository(self.session)
+        self.repo = Repository(self.session, self._clock)
         return self
 
     def __exit__(
@@ -41,8 +47,9 @@ class UnitOfWork:
 class UnitOfWorkFactory:
     """Callable that opens a fresh UnitOfWork; injected into every service."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock = utcnow) -> None:
         self.sessions = sessions
+        self.clock = clock  # stamps audit events and outbox due times (tests inject one)
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        return UnitOfWork(self.sessions, self.clock)

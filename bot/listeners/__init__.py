@@ -1,0 +1,14 @@
+"""Every Slack listener, grouped by surface; each module has `register(app, services)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.wiring import Services
+
+
+def register_listeners(app: App, services: Services) -> None:
+    from bot.listeners import commands, form, handoff_message, home, reminders, thread
+
+    for module in (form, handoff_message, thread, commands, home, reminders):
+        module.register(app, services)

@@ -1,0 +1,98 @@
+"""Command line: `python -m bot [serve|web|worker|migrate|check]`.
+
+serve   (default) everything in one process: Socket Mode when SLACK_APP_TOKEN is set, else HTTP
+        on PORT under gunicorn; the scheduler runs in the same process.
+web     HTTP only, for the Procfile's web process (gunicorn; scale it out freely).
+worker  the scheduler only (outbox, reminders, digests), for the Procfile's worker process.
+migrate bring the database to the newest schema and exit.
+check   validate the environment and the organisation file, and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from bot.config import ConfigError, OrgConfig, Settings, load_org_config
+from bot.logging_setup import configure_logging
+
+log = logging.getLogger("bot")
+
+
+def _settings_and_org(require_slack: bool) -> tuple[Settings, OrgConfig]:
+    settings = Settings()
+    missing = settings.missing_slack_credentials() if require_slack else []
+    if missing:
+        lines = "\n".join(f"  - {m}" for m in missing)
+        raise ConfigError(
+            f"Slack credentials are missing. Set these (in the environment or in .env):\n{lines}\n"
+            "Create the app from app_manifest.yml first; see README.md, 'Create the Slack app'."
+        )
+    return settings, load_org_config(settings.org_config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="handoff", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "command", nargs="?", default="serve",
+        choices=["serve", "web", "worker", "migrate", "check"],
+    )
+    args = parser.parse_args(argv)
+    try:
+        return _run(args.command)
+    except ConfigError as exc:
+        print(f"handoff: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(command: str) -> int:
+    from bot.wiring import build_services
+
+    if command == "migrate":
+        settings = Settings()
+        configure_logging(settings.log_level)
+        from storage.db import create_engine_for
+        from storage.migrate import upgrade
+
+        upgrade(create_engine_for(settings.database_url))
+        log.info("migrated database")
+        return 0
+    settings, org = _settings_and_org(require_slack=True)
+    configure_logging(settings.log_level)
+    if command == "check":
+        print("handoff: configuration OK")
+        return 0
+    services = build_services(settings, org)
+    if command == "worker":
+        from bot.worker import run_blocking
+
+        run_blocking(services)
+        return 0
+    if command == "serve" and settings.slack_app_token:
+        return _socket_mode(services)
+    return _http(services, with_worker=command == "serve")
+
+
+def _socket_mode(services: Any) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import create_app
+    from bot.worker import start_background
+
+    start_background(services)
+    log.info("socket_mode_starting")
+    SocketModeHandler(create_app(services), services.settings.slack_app_token).start()
+    return 0
+
+
+def _http(services: Any, *, with_worker: bool) -> int:
+    from bot.server import serve
+
+    serve(services, with_worker=with_worker)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

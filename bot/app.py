@@ -1,0 +1,47 @@
+"""create_app(services) -> the Bolt App with every listener and one error handler."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+
+from bot.listeners import register_listeners
+from bot.wiring import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    services: Services,
+    *,
+    listener_executor: Executor | None = None,
+    token_verification_enabled: bool = True,
+) -> App:
+    """The Bolt app; `listener_executor` lets tests run listeners inline after the ack."""
+    settings = services.settings
+    app = App(
+        client=services.client,
+        signing_secret=settings.slack_signing_secret,
+        # Listeners ack first, then do their slow work; Bolt answers Slack as soon as ack() runs.
+        process_before_response=False,
+        token_verification_enabled=token_verification_enabled,
+        ignoring_self_events_enabled=True,
+        **({"listener_executor": listener_executor} if listener_executor else {}),
+    )
+    register_listeners(app, services)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> BoltResponse:
+        kind = body.get("type") or (body.get("event") or {}).get("type") or "unknown"
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        log.error(
+            "listener_error type=%s user=%s error=%s: %s",
+            kind, user, type(error).__name__, str(error)[:300],
+            exc_info=error,
+        )
+        return BoltResponse(status=500, body="")
+
+    return app

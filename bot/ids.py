@@ -1,0 +1,28 @@
+"""Slack ids the bot owns outside the forms: message buttons, commands, shortcuts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    OPEN_FORM = "open_form"  # value: handoff id
+    CONFIRM = "confirm_handoff"  # value: "<handoff id>:<team>"
+    RETRY_EFFECT = "retry_effect"  # value: "<handoff id>:<target>"
+    VIEW_HANDOFF = "view_handoff"  # value: handoff id
+    OPEN_HANDOFF = "open_handoff"  # from escalations; value: handoff id
+    SNOOZE = "snooze_reminder"  # value: obligation id
+
+
+class Callback(StrEnum):
+    START_SHORTCUT = "start_handoff"  # global shortcut
+    START_MODAL = "start_handoff_modal"  # asks for the deal
+    READONLY = "handoff_readonly"
+
+
+class Command(StrEnum):
+    HANDOFF = "/handoff"
+
+
+DEAL_BLOCK = "deal_reference"
+DEAL_ACTION = "value"

@@ -1,0 +1,129 @@
+"""`/handoff` and the global shortcut: start a handoff by hand, or ask for the figures."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.ids import DEAL_ACTION, DEAL_BLOCK, Callback, Command
+from bot.listeners.form import fill_form
+from bot.services.handoffs import HandoffError
+from bot.wiring import Services
+from forms.base import error_view, loading_view
+from integrations.hubspot import parse_deal_reference
+from integrations.ports import NotFound, VendorError
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "*/handoff* — handoffs between sales, ops and finance\n"
+    "• `/handoff <HubSpot deal id or URL>` — start (or reopen) the handoff of a deal\n"
+    "• `/handoff stats` — handoff health figures per team and month\n"
+    "• `/handoff stats csv` — the same figures as a CSV file\n"
+    "• `/handoff help` — this message"
+)
+
+
+def start_for_deal(
+    services: Services, client: WebClient, view_id: str, reference: str, user_id: str
+) -> None:
+    """Create or find the deal's handoff and turn the open (loading) view into its form."""
+    deal_id = parse_deal_reference(reference)
+    if deal_id is None:
+        message = f"“{reference}” is not a HubSpot deal id or deal URL."
+        client.views_update(view_id=view_id, view=error_view("Handoff", message).to_dict())
+        return
+    if services.crm is not None:
+        try:
+            services.crm.get_deal(deal_id)
+        except NotFound:
+            message = f"HubSpot has no deal {deal_id}. Check the id or the URL."
+            client.views_update(view_id=view_id, view=error_view("Handoff", message).to_dict())
+            return
+        except VendorError as exc:
+            # Not fatal: the form opens without prefill and the salesperson types it in.
+            log.warning("manual_start_crm_unreachable deal=%s error=%s", deal_id, exc)
+    try:
+        handoff_id, created = services.handoffs.start_manual(deal_id, user_id)
+    except HandoffError as exc:
+        client.views_update(view_id=view_id, view=error_view("Handoff", str(exc)).to_dict())
+        return
+    log.info("manual_start deal=%s handoff=%s created=%s", deal_id, handoff_id, created)
+    fill_form(services, client, view_id, handoff_id, user_id)
+
+
+def deal_prompt_view() -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": Callback.START_MODAL,
+        "title": {"type": "plain_text", "text": "Start a handoff"},
+        "submit": {"type": "plain_text", "text": "Next"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": DEAL_BLOCK,
+                "label": {"type": "plain_text", "text": "HubSpot deal"},
+                "hint": {"type": "plain_text", "text": "The deal id, or its URL from HubSpot."},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": DEAL_ACTION,
+                    "placeholder": {
+                        "type": "plain_text",
+                        "text": "https://app.hubspot.com/contacts/…/record/0-3/123",
+                    },
+                },
+            }
+        ],
+    }
+
+
+def register(app: App, services: Services) -> None:
+    @app.command(Command.HANDOFF)
+    def on_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        text = (body.get("text") or "").strip()
+        words = text.lower().split()
+        if not words or words[0] == "help":
+            ack(text=HELP)
+            return
+        if words[0] == "stats":
+            ack()
+            stats_reply(services, client, respond, body["user_id"], csv="csv" in words[1:])
+            return
+        ack()
+        opened = client.views_open(trigger_id=body["trigger_id"], view=loading_view("Handoff").to_dict())
+        start_for_deal(services, client, opened["view"]["id"], text, body["user_id"])
+
+    @app.shortcut(Callback.START_SHORTCUT)
+    def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=deal_prompt_view())
+
+    @app.view_submission(Callback.START_MODAL)
+    def on_deal_given(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        reference = view["state"]["values"][DEAL_BLOCK][DEAL_ACTION].get("value") or ""
+        if parse_deal_reference(reference) is None:
+            ack(response_action="errors",
+                errors={DEAL_BLOCK: "Paste a HubSpot deal id (digits) or the deal's URL."})
+            return
+        ack(response_action="update", view=loading_view("Handoff").to_dict())
+        start_for_deal(services, client, view["id"], reference, body["user"]["id"])
+
+
+def stats_reply(
+    services: Services, client: WebClient, respond: Respond, user_id: str, *, csv: bool
+) -> None:
+    from bot.services import stats
+
+    figures = stats.health_figures(services.uow, services.org, 6, services.clock())
+    if csv:
+        services.messenger.upload_file(
+            user_id, "handoff-health.csv", stats.stats_csv(figures), "Handoff health figures"
+        )
+        respond(text="The CSV is in your DMs with me.", response_type="ephemeral")
+        return
+    respond(blocks=stats.stats_blocks(figures), text="Handoff health figures",
+            response_type="ephemeral")

@@ -1,0 +1,154 @@
+"""The handoff form: opening it (loading view first), live updates, drafts and submission."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.ids import Action
+from bot.services.handoffs import HandoffError
+from bot.services.prefill import opening_values
+from bot.wiring import Services
+from forms.base import error_view, loading_view, values_from_state
+from forms.ids import ActionId, CallbackId
+from forms.registry import get_form
+from storage.models import Handoff, HandoffStatus
+
+log = logging.getLogger(__name__)
+
+FORM_CALLBACKS = re.compile(r"^handoff_form\.")
+
+
+def metadata(handoff_id: int) -> str:
+    return json.dumps({"handoff_id": handoff_id})
+
+
+def handoff_id_from(view: dict[str, Any]) -> int:
+    return int(json.loads(view.get("private_metadata") or "{}")["handoff_id"])
+
+
+def open_form(
+    services: Services, client: WebClient, trigger_id: str, handoff_id: int, user_id: str
+) -> None:
+    """Open the loading view inside Slack's 3 s, then fill it with the draft or CRM prefill."""
+    opened = client.views_open(trigger_id=trigger_id, view=loading_view("Handoff").to_dict())
+    fill_form(services, client, str(opened["view"]["id"]), handoff_id, user_id)
+
+
+def fill_form(
+    services: Services, client: WebClient, view_id: str, handoff_id: int, user_id: str
+) -> None:
+    """Replace an open view (loading) with the form, or with the reason it cannot be shown."""
+    try:
+        handoff = services.handoffs.get(handoff_id)
+    except HandoffError as exc:
+        client.views_update(view_id=view_id, view=error_view("Handoff", str(exc)).to_dict())
+        return
+    refusal = _refusal(services, handoff, user_id)
+    if refusal:
+        client.views_update(view_id=view_id, view=error_view("Handoff", refusal).to_dict())
+        return
+    spec = get_form(handoff.kind)
+    if handoff.status != HandoffStatus.AWAITING_FORM:
+        model = spec.model.model_validate(handoff.form_payload or {})
+        view = spec.readonly_view(model, private_metadata=metadata(handoff.id))
+        client.views_update(view_id=view_id, view=view.to_dict())
+        return
+    opening = opening_values(handoff, services.crm)
+    if opening.deal is not None:
+        services.handoffs.set_deal_facts(
+            handoff.id,
+            account_name=opening.deal.company_name or opening.deal.name,
+            deal_name=opening.deal.name,
+        )
+    view = spec.build_modal(
+        opening.values, private_metadata=metadata(handoff.id), errors_summary=opening.note
+    )
+    client.views_update(view_id=view_id, view=view.to_dict())
+    log.info("form_opened handoff=%s prefilled=%s", handoff.id, opening.deal is not None)
+
+
+def _refusal(services: Services, handoff: Handoff, user_id: str) -> str | None:
+    if handoff.status != HandoffStatus.AWAITING_FORM:
+        return None  # anyone may read a submitted handoff
+    sender_team = services.org.routes[handoff.kind].sender
+    if services.handoffs.can_edit(handoff, user_id, services.teams.is_member(sender_team, user_id)):
+        return None
+    owner = f"<@{handoff.sender_user_id}>" if handoff.sender_user_id else "its salesperson"
+    return f"This handoff is {owner}'s to complete. Ask them, or an admin, to reassign it."
+
+
+def register(app: App, services: Services) -> None:
+    @app.action(Action.OPEN_FORM)
+    def on_open_form(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        handoff_id = int(body["actions"][0]["value"])
+        open_form(services, client, body["trigger_id"], handoff_id, body["user"]["id"])
+
+    @app.action(ActionId.SCHEDULE_CHANGED)
+    def on_schedule_changed(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Re-render so the fields that apply to the chosen schedule appear (e.g. milestones)."""
+        ack()
+        view = body["view"]
+        handoff = services.handoffs.get(handoff_id_from(view))
+        values = values_from_state(view["state"]["values"])
+        modal = get_form(handoff.kind).build_modal(values, private_metadata=view["private_metadata"])
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=modal.to_dict())
+
+    @app.action(ActionId.SAVE_DRAFT)
+    def on_save_draft(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        view = body["view"]
+        handoff_id = handoff_id_from(view)
+        values = values_from_state(view["state"]["values"])
+        services.handoffs.save_draft(handoff_id, body["user"]["id"], values)
+        handoff = services.handoffs.get(handoff_id)
+        modal = get_form(handoff.kind).build_modal(
+            values,
+            private_metadata=view["private_metadata"],
+            errors_summary="Draft saved. You can close this form and pick it up later.",
+        )
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=modal.to_dict())
+
+    @app.view_closed(FORM_CALLBACKS)
+    def on_closed(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        ack()
+        values = values_from_state(view["state"]["values"])
+        if values:
+            services.handoffs.save_draft(handoff_id_from(view), body["user"]["id"], values)
+
+    @app.view_submission(FORM_CALLBACKS)
+    def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Validate; field errors stay in the modal. Storing is DB-only, well inside 3 s."""
+        user_id = body["user"]["id"]
+        handoff_id = handoff_id_from(view)
+        handoff = services.handoffs.get(handoff_id)
+        spec = get_form(handoff.kind)
+        values = values_from_state(view["state"]["values"])
+        result = spec.parse(values)
+        if isinstance(result, dict):
+            services.handoffs.save_draft(handoff_id, user_id, values)  # nothing typed is lost
+            log.info("form_invalid handoff=%s fields=%s", handoff_id, ",".join(sorted(result)))
+            ack(response_action="errors", errors=result)
+            return
+        try:
+            services.handoffs.submit(
+                handoff_id, user_id, result.model_dump(mode="json"),
+                schema_version=spec.schema_version,
+                account_name=str(getattr(result, "account_name", "") or ""),
+            )
+        except HandoffError as exc:
+            ack(response_action="update", view=error_view("Handoff", str(exc)).to_dict())
+            return
+        channel = services.org.handoff_channel
+        done = error_view(
+            "Handoff submitted",
+            f":white_check_mark: Thank you — the handoff is posted in <#{channel}>. "
+            "Ops and finance will ask their questions in its thread.",
+        )
+        ack(response_action="update", view=done.to_dict())

@@ -1,0 +1,72 @@
+"""Buttons on the handoff message: Confirm (team members only), Retry, View handoff."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.ids import Action
+from bot.listeners.form import open_form
+from bot.wiring import Services
+
+log = logging.getLogger(__name__)
+
+
+def _channel(body: dict[str, Any]) -> str | None:
+    channel = body.get("channel") or {}
+    container = body.get("container") or {}
+    return channel.get("id") or container.get("channel_id")
+
+
+def register(app: App, services: Services) -> None:
+    @app.action(re.compile(rf"^{Action.CONFIRM}:"))
+    def on_confirm(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        raw_id, team = body["actions"][0]["value"].split(":", 1)
+        handoff_id = int(raw_id)
+        channel = _channel(body)
+        if not services.teams.is_member(team, user_id):
+            name = services.teams.team_name(team)
+            log.info("confirm_refused handoff=%s team=%s user=%s", handoff_id, team, user_id)
+            if channel:
+                client.chat_postEphemeral(
+                    channel=channel, user=user_id,
+                    text=f"Only members of {name} can confirm for {name}. "
+                    "Ask your question in the thread instead — nothing was changed.",
+                )
+            return
+        outcome = services.handoffs.confirm(handoff_id, team, user_id)
+        if channel and not outcome.newly_confirmed:
+            client.chat_postEphemeral(
+                channel=channel, user=user_id,
+                text=f"{services.teams.team_name(team)} had already confirmed this handoff "
+                f"(<@{outcome.confirmed_by}>).",
+            )
+
+    @app.action(re.compile(rf"^{Action.RETRY_EFFECT}:"))
+    def on_retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        raw_id, target = body["actions"][0]["value"].split(":", 1)
+        allowed = user_id == services.org.admin_user or services.teams.is_member(target, user_id)
+        channel = _channel(body)
+        if not allowed:
+            if channel:
+                client.chat_postEphemeral(
+                    channel=channel, user=user_id,
+                    text="Only the admin or the team that owns this record can retry it.",
+                )
+            return
+        services.handoffs.retry_effect(int(raw_id), target, user_id)
+
+    @app.action(Action.VIEW_HANDOFF)
+    @app.action(Action.OPEN_HANDOFF)
+    def on_view(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        handoff_id = int(body["actions"][0]["value"])
+        open_form(services, client, body["trigger_id"], handoff_id, body["user"]["id"])

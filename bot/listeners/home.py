@@ -1,0 +1,26 @@
+"""The App Home tab: published when opened, plus the managers' CSV export button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.services.home_view import EXPORT_MONTHS, EXPORT_STATS
+
+
+def register(app: App, services: Any) -> None:
+    """Map the Home tab's event and buttons to the Home service."""
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any]) -> None:
+        # Bolt has acknowledged the event already; the same event fires for the Messages tab.
+        if event.get("tab", "home") == "home":
+            services.home.publish(event["user"])
+
+    @app.action(EXPORT_STATS)
+    def on_export_stats(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        value = str(action.get("value", ""))
+        months = int(value) if value.isdigit() else EXPORT_MONTHS
+        services.home.export_stats(body["user"]["id"], min(max(months, 1), 24))

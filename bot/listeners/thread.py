@@ -1,0 +1,39 @@
+"""Replies in a handoff's thread become its recorded questions and answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.wiring import Services
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that are a person talking in the thread; edits, joins and bots are not.
+HUMAN_SUBTYPES = {None, "thread_broadcast", "file_share"}
+
+
+def register(app: App, services: Services) -> None:
+    @app.event("message")
+    def on_message(event: dict[str, Any]) -> None:
+        thread_ts = event.get("thread_ts")
+        if (
+            not thread_ts
+            or thread_ts == event.get("ts")
+            or event.get("subtype") not in HUMAN_SUBTYPES
+            or event.get("bot_id")
+            or not event.get("user")
+            or event.get("channel") != services.org.handoff_channel
+        ):
+            return
+        user_id = str(event["user"])
+        services.handoffs.record_thread_message(
+            str(event["channel"]),
+            str(thread_ts),
+            str(event["ts"]),
+            user_id,
+            str(event.get("text") or ""),
+            receivers=services.teams.teams_of(user_id),
+        )

@@ -1,0 +1,207 @@
+"""The handoff message in the handoff channel: the thread root receivers ask and confirm under.
+
+Pure: takes a plain view-model, returns Block Kit dicts validated by slack_sdk's models, always
+within 50 blocks and Slack's text limits (the full form is one "View handoff" click away).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.ids import Action
+
+MAX_BLOCKS = 50
+FIELD_CHARS = 2000
+SECTION_CHARS = 3000
+
+
+@dataclass(frozen=True)
+class TeamReceipt:
+    team: str
+    name: str
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EffectStatus:
+    target: str
+    label: str  # "Ops record (Asana)"
+    status: str  # pending / done / failed
+    url: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenQuestion:
+    user_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class HandoffMessage:
+    handoff_id: int
+    title: str
+    account_name: str
+    sender_user_id: str | None
+    submitted_at: datetime | None
+    deal_url: str | None
+    sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
+    receipts: Sequence[TeamReceipt]
+    effects: Sequence[EffectStatus] = ()
+    open_questions: Sequence[OpenQuestion] = ()
+    complete: bool = False
+    summary_sections: int = 3  # how many form sections to show in full in the message
+    notes: Sequence[str] = field(default_factory=tuple)
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_date(moment: datetime, fallback: str | None = None) -> str:
+    """A date Slack shows in each reader's own time zone."""
+    stamp = int(moment.timestamp())
+    fallback = fallback or moment.strftime("%d %b %Y %H:%M UTC")
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: user text must not become mentions or links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(message: HandoffMessage) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for the handoff message."""
+    blocks: list[Block] = [HeaderBlock(text=clip(f"Handoff: {message.title}", 150))]
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_byline(message))]))
+    blocks.extend(_summary(message))
+    blocks.append(DividerBlock())
+    if message.effects:
+        blocks.extend(_effects(message))
+    if message.open_questions:
+        blocks.append(_questions(message.open_questions))
+    blocks.extend(_receipts(message))
+    blocks.append(_buttons(message))
+    blocks = blocks[:MAX_BLOCKS]
+    dicts = [b.to_dict() for b in blocks]  # to_dict() runs slack_sdk's limit checks
+    state = "complete" if message.complete else "awaiting confirmation"
+    text = f"Handoff: {message.title} ({state})"
+    return text, dicts
+
+
+def _byline(message: HandoffMessage) -> str:
+    parts = []
+    if message.sender_user_id:
+        parts.append(f"From <@{message.sender_user_id}>")
+    if message.submitted_at:
+        parts.append(f"submitted {slack_date(message.submitted_at)}")
+    if message.deal_url:
+        parts.append(f"<{message.deal_url}|CRM deal>")
+    parts.append(f"#{message.handoff_id}")
+    return " · ".join(parts)
+
+
+def _summary(message: HandoffMessage) -> list[Block]:
+    """Each of the first sections as one text block; the rest are one click away."""
+    blocks: list[Block] = []
+    for title, items in list(message.sections)[: message.summary_sections]:
+        lines = [f"*{escape(label)}:* {escape(value)}" for label, value in items if value]
+        body = "\n".join(lines) or "_nothing recorded_"
+        blocks.append(SectionBlock(text=clip(f"*{escape(title)}*\n{body}", SECTION_CHARS)))
+    hidden = [title for title, _ in list(message.sections)[message.summary_sections :]]
+    if hidden:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=clip(f"Also in the full handoff: {', '.join(hidden)}.", 3000)
+                    )
+                ]
+            )
+        )
+    return blocks
+
+
+def _effects(message: HandoffMessage) -> list[Block]:
+    lines = []
+    retry_buttons = []
+    for effect in message.effects:
+        if effect.status == "done":
+            link = f"<{effect.url}|open>" if effect.url else "created"
+            lines.append(f":white_check_mark: *{effect.label}:* done — {link}")
+        elif effect.status == "failed":
+            reason = escape(clip(effect.error or "unknown error", 300))
+            lines.append(f":x: *{effect.label}:* failed — {reason}")
+            retry_buttons.append(
+                ButtonElement(
+                    text=clip(f"Retry {effect.label}", 75),
+                    action_id=f"{Action.RETRY_EFFECT}:{effect.target}",
+                    value=f"{message.handoff_id}:{effect.target}",
+                )
+            )
+        else:
+            lines.append(f":hourglass_flowing_sand: *{effect.label}:* pending")
+    blocks: list[Block] = [SectionBlock(text=clip("\n".join(lines), SECTION_CHARS))]
+    if retry_buttons:
+        blocks.append(ActionsBlock(block_id="retry_effects", elements=retry_buttons[:25]))
+    return blocks
+
+
+def _questions(questions: Sequence[OpenQuestion]) -> Block:
+    lines = [f"• <@{q.user_id}>: {escape(clip(q.text, 200))}" for q in questions[:10]]
+    more = len(questions) - 10
+    if more > 0:
+        lines.append(f"…and {more} more in the thread")
+    header = f":question: *Open questions ({len(questions)})*"
+    return SectionBlock(text=clip(header + "\n" + "\n".join(lines), SECTION_CHARS))
+
+
+def _receipts(message: HandoffMessage) -> list[Block]:
+    lines = []
+    for receipt in message.receipts:
+        if receipt.confirmed_at and receipt.confirmed_by:
+            lines.append(
+                f":white_check_mark: *{receipt.name}* confirmed by <@{receipt.confirmed_by}> "
+                f"{slack_date(receipt.confirmed_at)}"
+            )
+        else:
+            lines.append(f":white_circle: *{receipt.name}* has not confirmed yet")
+    if message.complete:
+        lines.append(":tada: *Handoff complete* — every team confirmed.")
+    return [SectionBlock(text=clip("\n".join(lines), SECTION_CHARS))] if lines else []
+
+
+def _buttons(message: HandoffMessage) -> Block:
+    elements = [
+        ButtonElement(
+            text="View handoff",
+            action_id=Action.VIEW_HANDOFF,
+            value=str(message.handoff_id),
+        )
+    ]
+    for receipt in message.receipts:
+        if receipt.confirmed_at is None:
+            elements.append(
+                ButtonElement(
+                    text=clip(f"Confirm for {receipt.name}", 75),
+                    action_id=f"{Action.CONFIRM}:{receipt.team}",
+                    value=f"{message.handoff_id}:{receipt.team}",
+                    style="primary",
+                )
+            )
+    return ActionsBlock(block_id="handoff_actions", elements=elements[:25])

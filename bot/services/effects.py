@@ -1,0 +1,490 @@
+"""Outbox handlers: each performs one external effect of a handoff, safely repeatable.
+
+A handler reads what it needs in a short transaction, calls Slack or a vendor outside any
+transaction, then records the outcome in another. Handlers raise VendorError / SlackApiError /
+RetryLater and let the outbox worker decide between retrying and parking the job.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import OrgConfig
+from bot.ids import Action
+from bot.render.handoff_message import render
+from bot.services import actions
+from bot.services.briefs import build_brief, marker_for
+from bot.services.handoffs import HandoffService
+from bot.services.outbox import Handler, JobContext, RetryLater
+from bot.services.ports import Clock, Messenger, SlackUnreachableUser
+from bot.services.presenter import handoff_message
+from bot.services.teams import TeamDirectory
+from integrations.ports import (
+    CreatedRecord,
+    Crm,
+    FinanceTool,
+    OpsTool,
+    ThreadComment,
+)
+from storage.models import ExternalRecord, Handoff, HandoffStatus
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tools:
+    """The adapters each receiving team uses, by team key."""
+
+    crm: Crm | None
+    ops: Mapping[str, OpsTool]
+    finance: Mapping[str, FinanceTool]
+
+
+class Effects:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        org: OrgConfig,
+        clock: Clock,
+        messenger: Messenger,
+        tools: Tools,
+        handoffs: HandoffService,
+        teams: TeamDirectory,
+    ) -> None:
+        self.uow = uow
+        self.org = org
+        self.clock = clock
+        self.slack = messenger
+        self.tools = tools
+        self.handoffs = handoffs
+        self.teams = teams
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            actions.NOTIFY_OWNER: self.notify_owner,
+            actions.MOVE_DEAL_STAGE: self.move_deal_stage,
+            actions.POST_HANDOFF_MESSAGE: self.post_handoff_message,
+            actions.RENDER_HANDOFF: self.render_handoff,
+            actions.ANNOUNCE_COMPLETE: self.announce_complete,
+            actions.MENTION_SENDER: self.mention_sender,
+            actions.CREATE_RECORD: self.create_record,
+            actions.MIRROR_COMMENT: self.mirror_comment,
+            actions.CRM_NOTE: self.crm_note,
+            actions.SLACK_POST: self.slack_post,
+        }
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def _handoff(self, handoff_id: int | None) -> Handoff:
+        with self.uow() as uow:
+            handoff = uow.repo.handoff(handoff_id or 0)
+            if handoff is None:
+                raise LookupError(f"handoff {handoff_id} is gone")
+            return handoff
+
+    def _deal_url(self, handoff: Handoff) -> str | None:
+        if self.tools.crm is None or not handoff.deal_id:
+            return None
+        return self.tools.crm.deal_url(handoff.deal_id)
+
+    # --- the gate -------------------------------------------------------------------------------
+
+    def notify_owner(self, ctx: JobContext) -> dict[str, Any]:
+        """Find the deal owner in Slack (CRM owner -> email -> Slack user) and DM the button."""
+        handoff = self._handoff(ctx.handoff_id)
+        crm = self._crm()
+        deal = crm.get_deal(handoff.deal_id or "")
+        self.handoffs.set_deal_facts(
+            handoff.id, account_name=deal.company_name or deal.name, deal_name=deal.name
+        )
+        email = crm.owner_email(deal.owner_id) if deal.owner_id else None
+        user_id = self.slack.user_id_by_email(email) if email else None
+        if user_id is None:
+            why = (
+                "has no owner"
+                if not deal.owner_id
+                else (
+                    "owner has no email"
+                    if not email
+                    else "owner has no Slack account with that email"
+                )
+            )
+            self._audit(handoff.id, "owner_unmatched", reason=why)
+            self._tell_admin(
+                f"Deal *{deal.name}* ({deal.deal_id}) was won but its {why}, so nobody was asked "
+                f"for the handoff. The deal stays on hold until someone runs "
+                f"`/handoff {deal.deal_id}`.",
+                handoff.id,
+            )
+            log.warning("gate_owner_unmatched handoff=%s deal=%s", handoff.id, deal.deal_id)
+            return {"matched": False, "reason": why}
+        self.handoffs.assign_sender(handoff.id, user_id)
+        text, blocks = _form_request(handoff.id, deal.name)
+        posted = self.slack.post(user_id, text, blocks)
+        with self.uow() as uow:
+            stored = uow.repo.handoff(handoff.id)
+            if stored is not None:
+                stored.dm_channel_id, stored.dm_ts = posted.channel, posted.ts
+                uow.repo.audit(stored, "system", "owner_notified", user=user_id)
+                uow.commit()
+        return {"matched": True, "user": user_id}
+
+    def move_deal_stage(self, ctx: JobContext) -> dict[str, Any]:
+        deal_id, stage = str(ctx.payload["deal_id"]), str(ctx.payload["stage"])
+        self._crm().move_deal_stage(deal_id, stage)
+        if ctx.handoff_id:
+            self._audit(ctx.handoff_id, "deal_stage_moved", stage=stage, why=ctx.payload.get("why"))
+        return {"stage": stage}
+
+    # --- the handoff message and its thread -----------------------------------------------------
+
+    def post_handoff_message(self, ctx: JobContext) -> dict[str, Any]:
+        """Post the thread root once, then tell the receiving teams in the thread."""
+        handoff = self._handoff(ctx.handoff_id)
+        if handoff.thread_ts:
+            self.render_handoff(ctx)
+            return {"ts": handoff.thread_ts, "reused": True}
+        text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
+        posted = self.slack.post(self.org.handoff_channel, text, blocks)
+        with self.uow() as uow:
+            stored = uow.repo.handoff(handoff.id)
+            assert stored is not None
+            stored.channel_id, stored.thread_ts = posted.channel, posted.ts
+            uow.repo.audit(stored, "system", "posted", channel=posted.channel, ts=posted.ts)
+            mentions = " ".join(self.teams.mention(t) for t in stored.receiving_teams)
+            uow.repo.enqueue(
+                stored,
+                actions.SLACK_POST,
+                f"announce:{stored.id}",
+                {
+                    "channel": posted.channel,
+                    "thread_ts": posted.ts,
+                    "text": f"{mentions} a new handoff is waiting for you: read it, ask your "
+                    "questions in this thread, then press *Confirm* for your team.",
+                },
+            )
+            for team in stored.receiving_teams:
+                channel = self.org.teams[team].channel
+                if channel:
+                    link = self.slack.permalink(posted.channel, posted.ts) or ""
+                    uow.repo.enqueue(
+                        stored,
+                        actions.SLACK_POST,
+                        f"team-pointer:{stored.id}:{team}",
+                        {
+                            "channel": channel,
+                            "text": f"New handoff for {self.teams.team_name(team)}: "
+                            f"*{stored.account_name or stored.deal_name}* {link}",
+                        },
+                    )
+            uow.commit()
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    def render_handoff(self, ctx: JobContext) -> dict[str, Any]:
+        handoff = self._handoff(ctx.handoff_id)
+        if not (handoff.channel_id and handoff.thread_ts):
+            raise RetryLater("handoff message not posted yet", delay=10)
+        text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
+        self.slack.update(handoff.channel_id, handoff.thread_ts, text, blocks)
+        return {"ts": handoff.thread_ts}
+
+    def announce_complete(self, ctx: JobContext) -> dict[str, Any]:
+        handoff = self._handoff(ctx.handoff_id)
+        if not (handoff.channel_id and handoff.thread_ts):
+            raise RetryLater("handoff message not posted yet", delay=10)
+        sender = f"<@{handoff.sender_user_id}> " if handoff.sender_user_id else ""
+        posted = self.slack.post(
+            handoff.channel_id,
+            f":tada: {sender}every team confirmed: this handoff is complete.",
+            thread_ts=handoff.thread_ts,
+        )
+        return {"ts": posted.ts}
+
+    def mention_sender(self, ctx: JobContext) -> dict[str, Any] | None:
+        handoff = self._handoff(ctx.handoff_id)
+        if not (handoff.sender_user_id and handoff.channel_id and handoff.thread_ts):
+            return None
+        asked_by = ctx.payload.get("asked_by")
+        posted = self.slack.post(
+            handoff.channel_id,
+            f"<@{handoff.sender_user_id}> <@{asked_by}> asked a question above — "
+            "please answer it in this thread.",
+            thread_ts=handoff.thread_ts,
+        )
+        return {"ts": posted.ts}
+
+    # --- vendor records -------------------------------------------------------------------------
+
+    def create_record(self, ctx: JobContext) -> dict[str, Any]:
+        """Create the team's record in its tool; looks first after an uncertain earlier try."""
+        team = str(ctx.payload["team"])
+        handoff = self._handoff(ctx.handoff_id)
+        existing = handoff.record(team)
+        if existing is not None and existing.status == "done":
+            return {"external_id": existing.external_id, "reused": True}
+        thread_url = self._thread_url(handoff)
+        brief = build_brief(
+            handoff, slack_thread_url=thread_url, crm_deal_url=self._deal_url(handoff)
+        )
+        look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
+        created = self._create_in_tool(team, brief, f"billing:{handoff.id}:{team}", look_first)
+        self._record_done(handoff.id, team, created)
+        return {"external_id": created.external_id, "url": created.url}
+
+    def _create_in_tool(self, team: str, brief: Any, key: str, look_first: bool) -> CreatedRecord:
+        if team in self.tools.ops:
+            return self.tools.ops[team].create_record(brief, look_first=look_first)
+        if team in self.tools.finance:
+            # One key per (handoff, team), whatever the job: a Retry click replays, not duplicates.
+            return self.tools.finance[team].create_billing_setup(
+                brief, idempotency_key=_base_key(key), look_first=look_first
+            )
+        raise LookupError(f"team {team!r} has no tool configured")
+
+    def _record_done(self, handoff_id: int, target: str, created: CreatedRecord) -> None:
+        with self.uow() as uow:
+            handoff = uow.repo.handoff(handoff_id)
+            assert handoff is not None
+            record = handoff.record(target)
+            if record is None:
+                record = ExternalRecord(target=target, vendor=created.vendor)
+                handoff.external_records.append(record)
+            record.status = "done"
+            record.external_id = created.external_id
+            record.url = created.url
+            record.last_error = None
+            record.detail = created.model_dump(mode="json")
+            uow.repo.audit(
+                handoff,
+                "system",
+                "record_created",
+                target=target,
+                vendor=created.vendor,
+                external_id=created.external_id,
+            )
+            if handoff.status == HandoffStatus.SUBMITTED and all(
+                r.status == "done" for r in handoff.external_records if r.target != "crm_note"
+            ):
+                handoff.status = HandoffStatus.DELIVERED
+                uow.repo.audit(handoff, "system", "delivered")
+            uow.repo.enqueue(handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+            uow.commit()
+        log.info(
+            "record_created handoff=%s target=%s vendor=%s id=%s",
+            handoff_id,
+            target,
+            created.vendor,
+            created.external_id,
+        )
+
+    def mirror_comment(self, ctx: JobContext) -> dict[str, Any] | None:
+        """Mirror a thread message onto the team's record, once."""
+        target, ts = str(ctx.payload["target"]), str(ctx.payload["ts"])
+        handoff = self._handoff(ctx.handoff_id)
+        record = handoff.record(target)
+        if record is None:
+            return None
+        if record.status != "done" or not record.external_id:
+            raise RetryLater(f"{target} record not created yet", delay=120)
+        message = next((m for m in handoff.messages if m.slack_ts == ts), None)
+        if message is None:
+            return None
+        comment = ThreadComment(
+            marker=f"slack-{ts}",
+            author=f"Slack user {message.user_id}",
+            posted_at=message.posted_at,
+            text=message.text,
+        )
+        created = CreatedRecord.model_validate(
+            record.detail
+            or {
+                "vendor": record.vendor,
+                "kind": "record",
+                "external_id": record.external_id,
+                "url": record.url,
+            }
+        )
+        if target in self.tools.ops:
+            mirror_id: str | None = self.tools.ops[target].add_comment(
+                created, comment, look_first=ctx.uncertain or ctx.attempt > 1
+            )
+        elif target in self.tools.finance:
+            mirror_id = self.tools.finance[target].add_note(
+                created, comment, idempotency_key=_base_key(ctx.key)
+            )
+        else:
+            return None
+        with self.uow() as uow:
+            stored = uow.repo.thread_message(handoff.id, ts)
+            if stored is not None:
+                stored.mirrored = {**stored.mirrored, target: mirror_id or "unsupported"}
+                uow.commit()
+        return {"mirror_id": mirror_id}
+
+    def crm_note(self, ctx: JobContext) -> dict[str, Any] | None:
+        """Write the summary and links back onto the deal, once the records have settled."""
+        handoff = self._handoff(ctx.handoff_id)
+        if self.tools.crm is None or not handoff.deal_id:
+            return None
+        records = [r for r in handoff.external_records if r.target != "crm_note"]
+        if any(r.status == "pending" for r in records):
+            raise RetryLater("waiting for the ops and finance records", delay=30)
+        thread_url = self._thread_url(handoff)
+        body = _crm_note_html(handoff, records, thread_url, self.org)
+        created = self.tools.crm.add_deal_note(handoff.deal_id, body, marker_for(handoff.id))
+        self._record_done(handoff.id, "crm_note", created)
+        return {"note_id": created.external_id}
+
+    # --- plain Slack posts ----------------------------------------------------------------------
+
+    def slack_post(self, ctx: JobContext) -> dict[str, Any]:
+        """Post a message; an unreachable recipient is routed to the admin, never dropped."""
+        payload = ctx.payload
+        channel = str(payload["channel"])
+        text = str(payload["text"])
+        blocks = payload.get("blocks")
+        try:
+            posted = self.slack.post(channel, text, blocks, thread_ts=payload.get("thread_ts"))
+        except SlackUnreachableUser as exc:
+            if not payload.get("fallback_to_admin", True) or channel == self.org.admin_user:
+                raise
+            log.warning(
+                "slack_recipient_unreachable handoff=%s recipient=%s error=%s",
+                ctx.handoff_id,
+                channel,
+                exc,
+            )
+            posted = self.slack.post(
+                self.org.admin_user,
+                f"Could not deliver this to <@{channel}> ({exc}); sending it to you instead:\n"
+                f"{text}",
+                blocks,
+            )
+            return {"ts": posted.ts, "rerouted_to_admin": True}
+        return {"ts": posted.ts}
+
+    # --- failures -------------------------------------------------------------------------------
+
+    def on_dead(self, ctx: JobContext, error: str) -> None:
+        """A job ran out of tries or was refused: show it on the handoff and tell the admin."""
+        if ctx.action == actions.CREATE_RECORD and ctx.handoff_id:
+            team = str(ctx.payload["team"])
+            with self.uow() as uow:
+                handoff = uow.repo.handoff(ctx.handoff_id)
+                record = handoff.record(team) if handoff else None
+                if handoff is not None and record is not None and record.status != "done":
+                    record.status = "failed"
+                    record.last_error = error
+                    uow.repo.audit(handoff, "system", "record_failed", target=team, error=error)
+                    uow.repo.enqueue(
+                        handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}"
+                    )
+                    uow.commit()
+        if ctx.action == actions.SLACK_POST and ctx.payload.get("channel") == self.org.admin_user:
+            return  # the admin is the one we could not reach: the log line is all we have
+        try:
+            self._tell_admin(
+                f":warning: Handoff #{ctx.handoff_id}: `{ctx.action}` failed after "
+                f"{ctx.attempt} tries — {error}",
+                ctx.handoff_id,
+            )
+        except Exception:
+            log.exception("admin_alert_failed handoff=%s action=%s", ctx.handoff_id, ctx.action)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _crm(self) -> Crm:
+        if self.tools.crm is None:
+            raise LookupError("no CRM configured (set HUBSPOT_TOKEN)")
+        return self.tools.crm
+
+    def _thread_url(self, handoff: Handoff) -> str | None:
+        if handoff.channel_id and handoff.thread_ts:
+            return self.slack.permalink(handoff.channel_id, handoff.thread_ts)
+        return None
+
+    def _audit(self, handoff_id: int, event: str, **detail: Any) -> None:
+        with self.uow() as uow:
+            handoff = uow.repo.handoff(handoff_id)
+            if handoff is not None:
+                uow.repo.audit(handoff, "system", event, **detail)
+                uow.commit()
+
+    def _tell_admin(self, text: str, handoff_id: int | None) -> None:
+        self.slack.post(self.org.admin_user, text)
+        log.info("admin_told handoff=%s", handoff_id)
+
+
+def _base_key(key: str) -> str:
+    """Vendors cap idempotency keys (QuickBooks: 50 chars); keep ours short and stable."""
+    return key if len(key) <= 50 else str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
+def _form_request(handoff_id: int, deal_name: str) -> tuple[str, list[dict[str, Any]]]:
+    text = f"Deal won: {deal_name}. Please complete its handoff."
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f":trophy: *{_mrkdwn(deal_name)}* is won — congratulations!\n"
+                "Before it can stay won, tell ops and finance what they need to know: "
+                "context, contacts, scope, billing and kickoff. It takes about ten minutes, "
+                "and you can save a draft at any point.",
+            },
+        },
+        {
+            "type": "actions",
+            "block_id": "form_request",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Complete handoff"},
+                    "style": "primary",
+                    "action_id": Action.OPEN_FORM,
+                    "value": str(handoff_id),
+                }
+            ],
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "The deal is held at the _won – handoff pending_ stage until you "
+                    "submit.",
+                }
+            ],
+        },
+    ]
+    return text, blocks
+
+
+def _mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _crm_note_html(
+    handoff: Handoff, records: list[ExternalRecord], thread_url: str | None, org: OrgConfig
+) -> str:
+    lines = [f"<p><strong>Handoff submitted</strong> ({marker_for(handoff.id)})</p>", "<ul>"]
+    if thread_url:
+        lines.append(f'<li>Slack thread: <a href="{html.escape(thread_url)}">open</a></li>')
+    for record in records:
+        team = org.teams.get(record.target)
+        name = html.escape(team.name if team else record.target)
+        if record.status == "done" and record.url:
+            lines.append(
+                f'<li>{name}: <a href="{html.escape(record.url)}">'
+                f"{html.escape(record.vendor)} record</a></li>"
+            )
+        else:
+            lines.append(f"<li>{name}: {html.escape(record.vendor)} record {record.status}</li>")
+    lines.append("</ul>")
+    return "".join(lines)

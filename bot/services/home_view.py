@@ -1,0 +1,127 @@
+"""Block Kit for the App Home. Pure: the service gathers the items, this lays them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.services.obligations import what_is_owed
+from bot.services.reminder_messages import (
+    OPEN_FORM,
+    OPEN_HANDOFF,
+    button,
+    context,
+    escape,
+    handoff_title,
+    question_preview,
+    section,
+    slack_date,
+)
+from bot.services.stats import TeamMonth, stats_blocks
+from storage.models import Handoff, Obligation
+
+MAX_BLOCKS = 100  # Slack's limit for a Home tab view
+EXPORT_STATS = "export_stats_csv"
+EXPORT_MONTHS = 6
+_STATS_BLOCKS = 14  # header, a section per managed team, legend: enough for a manager's teams
+
+
+@dataclass(frozen=True)
+class HomeSection:
+    """One titled list on the Home tab: the items shown and how many there are in all."""
+
+    title: str
+    items: list[dict[str, Any]]
+    total: int
+    more: str  # where to find the rest when the list is cut
+
+    @property
+    def size(self) -> int:
+        """Blocks this section takes: header, items, an 'and N more' line, a divider."""
+        return 2 + len(self.items) + (1 if self.total > len(self.items) else 0)
+
+
+def home_view(
+    sections: list[HomeSection], *, updated: str, figures: list[TeamMonth] | None = None
+) -> dict[str, Any]:
+    """The Home tab: non-empty sections in order, then health figures for managers."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Your handoffs"}},
+        context(f"Updated {updated}. Opening this tab refreshes it."),
+    ]
+    shown = [s for s in sections if s.total]
+    if not shown and figures is None:
+        blocks.append(section("Nothing needs you right now. :sparkles:"))
+    for sec in shown:
+        blocks.append(
+            {"type": "header", "text": {"type": "plain_text", "text": f"{sec.title} ({sec.total})"}}
+        )
+        blocks.extend(sec.items)
+        if sec.total > len(sec.items):
+            blocks.append(context(f"and {sec.total - len(sec.items)} more — {sec.more}"))
+        blocks.append({"type": "divider"})
+    if figures is not None:
+        room = min(_STATS_BLOCKS, MAX_BLOCKS - len(blocks) - 1)  # keep one for the export button
+        blocks.extend(stats_blocks(figures, max_blocks=room))
+        export = button(f"Export CSV ({EXPORT_MONTHS} months)", EXPORT_STATS, str(EXPORT_MONTHS))
+        blocks.append({"type": "actions", "elements": [export]})
+    return {"type": "home", "blocks": blocks}
+
+
+def _due(due: datetime | None, now: datetime, zone: ZoneInfo) -> str:
+    if due is None:
+        return ""
+    if due <= now:
+        return f":red_circle: overdue since {slack_date(due, zone)}"
+    return f"due {slack_date(due, zone)}"
+
+
+def form_item(
+    handoff: Handoff, ob: Obligation | None, now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
+    """A handoff form the user still has to submit, with a button to continue it."""
+    state = "Draft saved" if handoff.draft_payload else "Not started"
+    due = _due(ob.due_at if ob else None, now, zone)
+    text = f"{handoff_title(handoff)}\n{state}" + (f" · {due}" if due else "")
+    label = "Continue" if handoff.draft_payload else "Fill in the form"
+    return section(text, button(label, OPEN_FORM, str(handoff.id), primary=True))
+
+
+def confirm_item(
+    handoff: Handoff, teams: list[str], due: datetime | None, now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
+    """A handoff waiting for one of the user's teams to confirm it."""
+    waiting = ", ".join(escape(t) for t in teams)
+    text = f"{handoff_title(handoff)}\nWaiting for *{waiting}* to confirm"
+    when = _due(due, now, zone)
+    text += f" · {when}" if when else ""
+    return section(text, button("Open handoff", OPEN_HANDOFF, str(handoff.id)))
+
+
+def question_item(
+    handoff: Handoff, ob: Obligation, now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
+    """An unanswered question in the thread of one of the user's handoffs."""
+    asker = ob.detail.get("asked_by")
+    preview = question_preview(ob, handoff)
+    asked = f"<@{asker}> asked" if asker else "Question"
+    quoted = f": _{preview}_" if preview else ""
+    text = f"{handoff_title(handoff)}\n{asked}{quoted} · {_due(ob.due_at, now, zone)}"
+    return section(text, button("Open handoff", OPEN_HANDOFF, str(handoff.id)))
+
+
+def completed_item(handoff: Handoff, zone: ZoneInfo) -> dict[str, Any]:
+    """A handoff every receiving team has confirmed."""
+    done = handoff.completed_at
+    when = f"Completed {slack_date(done, zone)}" if done else "Completed"
+    return section(f"{handoff_title(handoff)}\n{when}")
+
+
+def overdue_item(handoff: Handoff, ob: Obligation, overdue: str) -> dict[str, Any]:
+    """For a manager: something their team owes that is past due, and by how long."""
+    text = f"{handoff_title(handoff)}\n*{what_is_owed(ob)}* overdue by {overdue}"
+    if ob.step >= 2:
+        text += " · escalated"
+    return section(text, button("Open handoff", OPEN_HANDOFF, str(handoff.id)))

@@ -1,0 +1,53 @@
+"""What the form opens with: the saved draft, else what the CRM already knows about the deal."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from forms import sales_to_delivery
+from forms.base import FormValues
+from integrations.ports import Crm, DealSnapshot, VendorError
+from storage.models import Handoff, HandoffKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Opening:
+    values: FormValues
+    note: str | None  # shown at the top of the modal (e.g. the CRM could not be reached)
+    deal: DealSnapshot | None = None
+
+
+def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
+    """The draft if there is one (nothing typed is lost), else a CRM prefill, else blanks."""
+    if handoff.draft_payload:
+        return Opening(values=dict(handoff.draft_payload), note="Your draft was restored.")
+    if handoff.kind != HandoffKind.SALES_TO_DELIVERY or crm is None or not handoff.deal_id:
+        return Opening(values={}, note=None)
+    try:
+        deal = crm.get_deal(handoff.deal_id)
+    except VendorError as exc:
+        log.warning("prefill_failed handoff=%s deal=%s error=%s", handoff.id, handoff.deal_id, exc)
+        return Opening(
+            values=_fallback(handoff),
+            note="The CRM could not be reached, so nothing was prefilled: fill in what you know.",
+        )
+    values = sales_to_delivery.prefill_values(
+        deal_name=deal.name,
+        account_name=deal.company_name or deal.name,
+        amount=deal.amount,
+        currency=deal.currency,
+        close_date=deal.close_date,
+        contacts=[
+            {"name": c.name, "email": c.email, "phone": c.phone, "job_title": c.job_title}
+            for c in deal.contacts
+        ],
+    )
+    return Opening(values=values, note=None, deal=deal)
+
+
+def _fallback(handoff: Handoff) -> FormValues:
+    name = handoff.account_name or handoff.deal_name
+    return {"account_name": name} if name else {}

@@ -1,0 +1,68 @@
+"""Builds the handoff message's view-model from stored state (no Slack calls)."""
+
+from __future__ import annotations
+
+from bot.config import OrgConfig
+from bot.render.handoff_message import EffectStatus, HandoffMessage, OpenQuestion, TeamReceipt
+from bot.services.briefs import form_sections
+from storage.models import Handoff, HandoffStatus
+
+TOOL_LABELS = {
+    "asana": "Asana",
+    "jira": "Jira",
+    "quickbooks": "QuickBooks",
+    "xero": "Xero",
+    "hubspot": "HubSpot",
+}
+
+
+def handoff_message(handoff: Handoff, org: OrgConfig, deal_url: str | None) -> HandoffMessage:
+    teams = org.teams
+    receipts = [
+        TeamReceipt(
+            team=r.team,
+            name=teams[r.team].name if r.team in teams else r.team,
+            confirmed_by=r.confirmed_by,
+            confirmed_at=r.confirmed_at,
+        )
+        for r in handoff.receipts
+    ]
+    effects = [
+        EffectStatus(
+            target=record.target,
+            label=_record_label(record.target, record.vendor, org),
+            status=record.status,
+            url=record.url,
+            error=record.last_error,
+        )
+        for record in handoff.external_records
+    ]
+    questions = [
+        OpenQuestion(user_id=m.user_id, text=m.text)
+        for m in handoff.messages
+        if m.is_question and m.answered_at is None
+    ]
+    title = handoff.account_name or handoff.deal_name or f"#{handoff.id}"
+    if handoff.deal_name and handoff.deal_name != handoff.account_name:
+        title = f"{title} — {handoff.deal_name}"
+    return HandoffMessage(
+        handoff_id=handoff.id,
+        title=title,
+        account_name=handoff.account_name,
+        sender_user_id=handoff.sender_user_id,
+        submitted_at=handoff.submitted_at,
+        deal_url=deal_url,
+        sections=form_sections(handoff),
+        receipts=receipts,
+        effects=effects,
+        open_questions=questions,
+        complete=handoff.status == HandoffStatus.CONFIRMED,
+    )
+
+
+def _record_label(target: str, vendor: str, org: OrgConfig) -> str:
+    vendor_name = TOOL_LABELS.get(vendor, vendor)
+    if target == "crm_note":
+        return f"CRM note ({vendor_name})"
+    team = org.teams.get(target)
+    return f"{team.name if team else target} record ({vendor_name})"

@@ -1,0 +1,137 @@
+"""Builds every dependency in one place: settings -> engine, adapters, services. No import-time I/O."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.config import OrgConfig, Settings
+from bot.services.digest import DigestService
+from bot.services.effects import Effects, Tools
+from bot.services.handoffs import HandoffService
+from bot.services.home import HomeService
+from bot.services.obligations import ObligationBook
+from bot.services.outbox import Kicker, OutboxWorker
+from bot.services.ports import Clock, Messenger, system_clock
+from bot.services.reminders import ReminderService
+from bot.services.teams import TeamDirectory
+from bot.services.token_store import SqlTokenStore
+from bot.slack_messenger import SlackMessenger, make_web_client
+from integrations import registry
+from integrations.ports import Crm, FinanceTool, OpsTool
+from integrations.registry import VendorContext
+from storage.db import create_engine_for, session_factory
+from storage.migrate import upgrade
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    org: OrgConfig
+    engine: Engine
+    clock: Clock
+    uow: UnitOfWorkFactory
+    client: WebClient
+    messenger: Messenger
+    teams: TeamDirectory
+    crm: Crm | None
+    handoffs: HandoffService
+    effects: Effects
+    outbox: OutboxWorker
+    kicker: Kicker
+    obligations: ObligationBook
+    reminders: ReminderService
+    digests: DigestService
+    home: HomeService
+
+
+def build_services(
+    settings: Settings,
+    org: OrgConfig,
+    *,
+    clock: Clock = system_clock,
+    env: dict[str, str] | None = None,
+    executor: Executor | None = None,
+    migrate: bool = True,
+    sleep: Callable[[float], None] | None = None,
+) -> Services:
+    """Wire the whole app. `executor` runs background drains (tests pass an inline one)."""
+    engine = create_engine_for(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    uow = UnitOfWorkFactory(session_factory(engine), clock)
+    client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    messenger = SlackMessenger(client)
+    teams = TeamDirectory(org, messenger)
+
+    def warn_admin(vendor: str, message: str) -> None:
+        try:
+            messenger.post(org.admin_user, f":warning: {vendor}: {message}")
+        except Exception:
+            log.exception("admin_warning_failed vendor=%s", vendor)
+
+    vendor_ctx = VendorContext(
+        env=dict(os.environ if env is None else env),
+        token_store=SqlTokenStore(uow),
+        warn_admin=warn_admin,
+        **({"sleep": sleep} if sleep else {}),
+    )
+    crm = _build_crm(settings, org, vendor_ctx)
+    ops, finance = _build_team_tools(org, vendor_ctx)
+
+    obligations = ObligationBook(org)
+    home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock)
+    executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="outbox")
+    worker_holder: list[OutboxWorker] = []
+    kicker = Kicker(lambda: worker_holder[0].drain(), executor)
+    handoffs = HandoffService(uow, org, clock, obligations, home=home, kick=kicker.kick)
+    effects = Effects(uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams)
+    handlers: dict[str, Any] = {**effects.handlers(), **home.handlers()}
+    outbox = OutboxWorker(uow=uow, handlers=handlers, clock=clock, on_dead=effects.on_dead)
+    worker_holder.append(outbox)
+    reminders = ReminderService(uow_factory=uow, org=org, book=obligations, clock=clock)
+    digests = DigestService(uow_factory=uow, org=org, clock=clock)
+    return Services(
+        settings=settings, org=org, engine=engine, clock=clock, uow=uow, client=client, messenger=messenger,
+        teams=teams, crm=crm, handoffs=handoffs, effects=effects, outbox=outbox, kicker=kicker,
+        obligations=obligations, reminders=reminders, digests=digests, home=home,
+    )
+
+
+def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | None:
+    if not settings.hubspot_token:
+        log.warning("crm_disabled reason=HUBSPOT_TOKEN not set")
+        return None
+    env = {**ctx.env, "HUBSPOT_TOKEN": settings.hubspot_token}
+    return registry.build_crm(
+        org.crm,
+        {"base_url": settings.hubspot_base_url, "portal_id": org.hubspot.portal_id},
+        VendorContext(env=env, token_store=ctx.token_store, sleep=ctx.sleep,
+                      warn_admin=ctx.warn_admin),
+    )
+
+
+def _build_team_tools(
+    org: OrgConfig, ctx: VendorContext
+) -> tuple[dict[str, OpsTool], dict[str, FinanceTool]]:
+    ops: dict[str, OpsTool] = {}
+    finance: dict[str, FinanceTool] = {}
+    for key, team in org.teams.items():
+        if team.tool is None:
+            continue
+        vendor = team.tool.vendor
+        if vendor in registry.OPS_VENDORS:
+            ops[key] = registry.build_ops(vendor, team.tool.settings(), ctx)
+        elif vendor in registry.FINANCE_VENDORS:
+            finance[key] = registry.build_finance(vendor, team.tool.settings(), ctx)
+    return ops, finance

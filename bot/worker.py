@@ -1,0 +1,40 @@
+"""The `worker` process: APScheduler jobs for the outbox, reminders, digests."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bot.wiring import Services
+from bot.worker_jobs import schedule_jobs
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SECONDS = 5
+
+
+def add_jobs(scheduler: BaseScheduler, services: Services) -> None:
+    """Every periodic job; each is safe in several processes because claims live in the DB."""
+    scheduler.add_job(
+        services.outbox.drain, "interval", seconds=OUTBOX_SECONDS, id="outbox_drain",
+        coalesce=True, max_instances=1, misfire_grace_time=60,
+    )
+    schedule_jobs(scheduler, services)
+
+
+def run_blocking(services: Services) -> None:
+    scheduler = BlockingScheduler(timezone="UTC")
+    add_jobs(scheduler, services)
+    log.info("worker_started jobs=%s", ",".join(j.id for j in scheduler.get_jobs()))
+    scheduler.start()
+
+
+def start_background(services: Services) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    add_jobs(scheduler, services)
+    scheduler.start()
+    log.info("worker_started_in_process jobs=%s", ",".join(j.id for j in scheduler.get_jobs()))
+    return scheduler
