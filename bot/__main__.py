@@ -36,7 +36,9 @@ def _settings_and_org(require_slack: bool) -> tuple[Settings, OrgConfig]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="handoff", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "command", nargs="?", default="serve",
+        "command",
+        nargs="?",
+        default="serve",
         choices=["serve", "web", "worker", "migrate", "check"],
     )
     args = parser.parse_args(argv)
@@ -83,7 +85,8 @@ def _socket_mode(services: Any) -> int:
 
     start_background(services)
     log.info("socket_mode_starting")
-    SocketModeHandler(create_app(services), services.settings.slack_app_token).start()
+    handler = SocketModeHandler(create_app(services), services.settings.slack_app_token)
+    handler.start()  # type: ignore[no-untyped-call]
     return 0
 
 

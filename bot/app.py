@@ -29,7 +29,7 @@ def create_app(
         process_before_response=False,
         token_verification_enabled=token_verification_enabled,
         ignoring_self_events_enabled=True,
-        **({"listener_executor": listener_executor} if listener_executor else {}),
+        listener_executor=listener_executor,
     )
     register_listeners(app, services)
 
@@ -39,7 +39,10 @@ def create_app(
         user = (body.get("user") or {}).get("id") or body.get("user_id")
         log.error(
             "listener_error type=%s user=%s error=%s: %s",
-            kind, user, type(error).__name__, str(error)[:300],
+            kind,
+            user,
+            type(error).__name__,
+            str(error)[:300],
             exc_info=error,
         )
         return BoltResponse(status=500, body="")

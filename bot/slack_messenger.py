@@ -64,8 +64,11 @@ class SlackMessenger:
         target = self._dm_channel(channel) if channel.startswith(("U", "W")) else channel
         try:
             response = self.client.chat_postMessage(
-                channel=target, text=text, blocks=list(blocks) if blocks else None,
-                thread_ts=thread_ts, unfurl_links=False,
+                channel=target,
+                text=text,
+                blocks=list(blocks) if blocks else None,
+                thread_ts=thread_ts,
+                unfurl_links=False,
             )
         except SlackApiError as exc:
             if exc.response.get("error") in UNREACHABLE:
@@ -112,7 +115,8 @@ class SlackMessenger:
             if cached and now - cached[0] < self._group_ttl:
                 return cached[1]
         response = self.client.usergroups_users_list(usergroup=usergroup_id)
-        members = [str(u) for u in response.get("users", [])]
+        users: list[object] = list(response.get("users") or [])
+        members = [str(u) for u in users]
         with self._lock:
             self._group_cache[usergroup_id] = (now, members)
         return members
@@ -127,6 +131,4 @@ class SlackMessenger:
 
     def upload_file(self, channel: str, filename: str, content: str, title: str) -> None:
         target = self._dm_channel(channel) if channel.startswith(("U", "W")) else channel
-        self.client.files_upload_v2(
-            channel=target, filename=filename, content=content, title=title
-        )
+        self.client.files_upload_v2(channel=target, filename=filename, content=content, title=title)

@@ -63,8 +63,14 @@ class WebApp:
 
 def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
     raw = json.dumps(body).encode()
-    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-              413: "Payload Too Large", 503: "Service Unavailable"}.get(status, "")
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        413: "Payload Too Large",
+        503: "Service Unavailable",
+    }.get(status, "")
     start_response(
         f"{status} {reason}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(raw)))],

@@ -56,13 +56,20 @@ class HubSpotWebhook:
             log.error("hubspot_webhook_refused request=%s reason=no_client_secret", request_id)
             return WebhookResponse(503, {"error": "HUBSPOT_CLIENT_SECRET is not configured"})
         check = check_signature(
-            self.client_secret, method=method, uri=uri, raw_body=raw_body, headers=headers,
-            now_ms=self.now_ms(), allow_legacy=self.org.hubspot.accept_v1_signatures,
+            self.client_secret,
+            method=method,
+            uri=uri,
+            raw_body=raw_body,
+            headers=headers,
+            now_ms=self.now_ms(),
+            allow_legacy=self.org.hubspot.accept_v1_signatures,
         )
         if not check.ok:
             log.warning(
                 "hubspot_webhook_refused request=%s version=%s reason=%s",
-                request_id, check.version, check.reason,
+                request_id,
+                check.version,
+                check.reason,
             )
             return WebhookResponse(401, {"error": f"signature {check.reason}"})
         try:
@@ -73,7 +80,10 @@ class HubSpotWebhook:
         outcomes = [self._one(event, request_id) for event in events]
         log.info(
             "hubspot_webhook request=%s version=%s events=%s handled=%s",
-            request_id, check.version, len(events), sum(o != "ignored" for o in outcomes),
+            request_id,
+            check.version,
+            len(events),
+            sum(o != "ignored" for o in outcomes),
         )
         return WebhookResponse(200, {"received": len(events)})
 
@@ -83,13 +93,22 @@ class HubSpotWebhook:
         if event.subscription_type != "deal.propertyChange" or event.property_name != "dealstage":
             return "ignored"
         if hubspot.app_id and is_own_change(event, hubspot.app_id):
-            log.info("gate_own_change request=%s deal=%s stage=%s", request_id, deal_id,
-                     event.property_value)
+            log.info(
+                "gate_own_change request=%s deal=%s stage=%s",
+                request_id,
+                deal_id,
+                event.property_value,
+            )
             return "ignored"
         if event.property_value != hubspot.won_stage:
             return "ignored"
         # HubSpot retries with a new attemptNumber but the same eventId: eventId dedupes.
         outcome = self.handoffs.deal_won(deal_id, event_id=str(event.event_id))
-        log.info("gate request=%s deal=%s event=%s outcome=%s", request_id, deal_id,
-                 event.event_id, outcome.action)
+        log.info(
+            "gate request=%s deal=%s event=%s outcome=%s",
+            request_id,
+            deal_id,
+            event.event_id,
+            outcome.action,
+        )
         return outcome.action

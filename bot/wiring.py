@@ -1,4 +1,4 @@
-"""Builds every dependency in one place: settings -> engine, adapters, services. No import-time I/O."""
+"""Builds every dependency in one place: settings, engine, adapters, services (no import I/O)."""
 
 from __future__ import annotations
 
@@ -102,9 +102,23 @@ def build_services(
     reminders = ReminderService(uow_factory=uow, org=org, book=obligations, clock=clock)
     digests = DigestService(uow_factory=uow, org=org, clock=clock)
     return Services(
-        settings=settings, org=org, engine=engine, clock=clock, uow=uow, client=client, messenger=messenger,
-        teams=teams, crm=crm, handoffs=handoffs, effects=effects, outbox=outbox, kicker=kicker,
-        obligations=obligations, reminders=reminders, digests=digests, home=home,
+        settings=settings,
+        org=org,
+        engine=engine,
+        clock=clock,
+        uow=uow,
+        client=client,
+        messenger=messenger,
+        teams=teams,
+        crm=crm,
+        handoffs=handoffs,
+        effects=effects,
+        outbox=outbox,
+        kicker=kicker,
+        obligations=obligations,
+        reminders=reminders,
+        digests=digests,
+        home=home,
     )
 
 
@@ -116,8 +130,9 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
     return registry.build_crm(
         org.crm,
         {"base_url": settings.hubspot_base_url, "portal_id": org.hubspot.portal_id},
-        VendorContext(env=env, token_store=ctx.token_store, sleep=ctx.sleep,
-                      warn_admin=ctx.warn_admin),
+        VendorContext(
+            env=env, token_store=ctx.token_store, sleep=ctx.sleep, warn_admin=ctx.warn_admin
+        ),
     )
 
 

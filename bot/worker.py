@@ -19,8 +19,13 @@ OUTBOX_SECONDS = 5
 def add_jobs(scheduler: BaseScheduler, services: Services) -> None:
     """Every periodic job; each is safe in several processes because claims live in the DB."""
     scheduler.add_job(
-        services.outbox.drain, "interval", seconds=OUTBOX_SECONDS, id="outbox_drain",
-        coalesce=True, max_instances=1, misfire_grace_time=60,
+        services.outbox.drain,
+        "interval",
+        seconds=OUTBOX_SECONDS,
+        id="outbox_drain",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=60,
     )
     schedule_jobs(scheduler, services)
 

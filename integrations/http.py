@@ -1,11 +1,11 @@
-"""One HTTP client for every vendor: timeouts, short in-call retries, and errors the outbox understands.
+"""One HTTP client for every vendor: timeouts, short in-call retries, errors the outbox understands.
 
 Retry policy, in short:
 - 429 means the vendor did not act: retried here when Retry-After is short, else raised as
   `VendorUnavailable(retry_after=...)` so the outbox schedules the next attempt.
-- 5xx and timeouts on a *safe* request (GET, or a write carrying an idempotency key) are retried here
-  with exponential backoff and jitter; on an unsafe write they raise `VendorOutcomeUnknown`, because
-  the vendor may have created the record: the caller must look for it before trying again.
+- 5xx and timeouts on a *safe* request (GET, or a write carrying an idempotency key) are retried
+  here with exponential backoff and jitter; on an unsafe write they raise `VendorOutcomeUnknown`,
+  because the vendor may have created the record: the caller must look for it before trying again.
 - Other 4xx raise `VendorRejected` with the vendor's own words, and are never retried.
 """
 
@@ -93,7 +93,12 @@ class VendorHttp:
             all_headers = {"Accept": "application/json", **self._auth_headers(), **(headers or {})}
             try:
                 response = self._session.request(
-                    method, url, json=json, params=params, data=data, headers=all_headers,
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    data=data,
+                    headers=all_headers,
                     timeout=self._timeout,
                 )
             except requests.ConnectionError as exc:
@@ -116,7 +121,11 @@ class VendorHttp:
             message, field = self._describe_error(response)
             log.info(
                 "vendor_http_error vendor=%s method=%s path=%s status=%s attempt=%s",
-                self.vendor, method, path, status, attempt,
+                self.vendor,
+                method,
+                path,
+                status,
+                attempt,
             )
             if status == 429:
                 if attempt < self._max_attempts and (retry_after or 0) <= IN_CALL_RETRY_AFTER_LIMIT:
@@ -143,7 +152,9 @@ class VendorHttp:
 def _never_sent(exc: requests.ConnectionError) -> bool:
     """True when the TCP connection was never established (so the vendor cannot have acted)."""
     text = str(exc).lower()
-    return "connection refused" in text or "failed to establish" in text or "name or service" in text
+    return (
+        "connection refused" in text or "failed to establish" in text or "name or service" in text
+    )
 
 
 def default_error_text(response: requests.Response) -> tuple[str, str | None]:

@@ -55,8 +55,10 @@ class BillingTerms(Record):
     def instalment_amount(self) -> Decimal:
         """Amount of each recurring invoice: the contract value spread over the term's periods."""
         periods = self.recurring_periods()
-        return (self.contract_value / periods).quantize(Decimal("0.01")) if periods else (
-            self.contract_value
+        return (
+            (self.contract_value / periods).quantize(Decimal("0.01"))
+            if periods
+            else (self.contract_value)
         )
 
     def recurring_periods(self) -> int:

@@ -79,8 +79,9 @@ class Repository:
 
     def audit(self, handoff: Handoff, actor: str, event: str, **detail: Any) -> None:
         self.session.add(
-            AuditEvent(handoff_id=handoff.id, actor=actor, event=event, detail=detail,
-                       at=self.clock())
+            AuditEvent(
+                handoff_id=handoff.id, actor=actor, event=event, detail=detail, at=self.clock()
+            )
         )
 
     def timeline(self, handoff_id: int) -> Sequence[AuditEvent]:

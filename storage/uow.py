@@ -32,10 +32,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back anything uncommitted and detaches objects *without* expiring them,
+        # so what a use case loaded stays readable after the unit of work ends.
+        self.session.close()
 
     def commit(self) -> None:
         self.session.commit()

@@ -94,7 +94,9 @@ def register(app: App, services: Services) -> None:
             stats_reply(services, client, respond, body["user_id"], csv="csv" in words[1:])
             return
         ack()
-        opened = client.views_open(trigger_id=body["trigger_id"], view=loading_view("Handoff").to_dict())
+        opened = client.views_open(
+            trigger_id=body["trigger_id"], view=loading_view("Handoff").to_dict()
+        )
         start_for_deal(services, client, opened["view"]["id"], text, body["user_id"])
 
     @app.shortcut(Callback.START_SHORTCUT)
@@ -103,11 +105,15 @@ def register(app: App, services: Services) -> None:
         client.views_open(trigger_id=body["trigger_id"], view=deal_prompt_view())
 
     @app.view_submission(Callback.START_MODAL)
-    def on_deal_given(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+    def on_deal_given(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         reference = view["state"]["values"][DEAL_BLOCK][DEAL_ACTION].get("value") or ""
         if parse_deal_reference(reference) is None:
-            ack(response_action="errors",
-                errors={DEAL_BLOCK: "Paste a HubSpot deal id (digits) or the deal's URL."})
+            ack(
+                response_action="errors",
+                errors={DEAL_BLOCK: "Paste a HubSpot deal id (digits) or the deal's URL."},
+            )
             return
         ack(response_action="update", view=loading_view("Handoff").to_dict())
         start_for_deal(services, client, view["id"], reference, body["user"]["id"])
@@ -125,5 +131,6 @@ def stats_reply(
         )
         respond(text="The CSV is in your DMs with me.", response_type="ephemeral")
         return
-    respond(blocks=stats.stats_blocks(figures), text="Handoff health figures",
-            response_type="ephemeral")
+    respond(
+        blocks=stats.stats_blocks(figures), text="Handoff health figures", response_type="ephemeral"
+    )

@@ -15,7 +15,7 @@ from bot.services.handoffs import HandoffError
 from bot.services.prefill import opening_values
 from bot.wiring import Services
 from forms.base import error_view, loading_view, values_from_state
-from forms.ids import ActionId, CallbackId
+from forms.ids import ActionId
 from forms.registry import get_form
 from storage.models import Handoff, HandoffStatus
 
@@ -97,7 +97,9 @@ def register(app: App, services: Services) -> None:
         view = body["view"]
         handoff = services.handoffs.get(handoff_id_from(view))
         values = values_from_state(view["state"]["values"])
-        modal = get_form(handoff.kind).build_modal(values, private_metadata=view["private_metadata"])
+        modal = get_form(handoff.kind).build_modal(
+            values, private_metadata=view["private_metadata"]
+        )
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=modal.to_dict())
 
     @app.action(ActionId.SAVE_DRAFT)
@@ -134,11 +136,24 @@ def register(app: App, services: Services) -> None:
         if isinstance(result, dict):
             services.handoffs.save_draft(handoff_id, user_id, values)  # nothing typed is lost
             log.info("form_invalid handoff=%s fields=%s", handoff_id, ",".join(sorted(result)))
-            ack(response_action="errors", errors=result)
+            shown = {b.get("block_id") for b in view.get("blocks", [])}
+            if set(result) <= shown:
+                ack(response_action="errors", errors=result)
+                return
+            # An error on a block Slack is not showing yet (e.g. the schedule changed just before
+            # submit): Slack would refuse the errors, so re-render with the field and a summary.
+            modal = spec.build_modal(
+                values,
+                private_metadata=view["private_metadata"],
+                errors_summary=spec.error_summary(result),
+            )
+            ack(response_action="update", view=modal.to_dict())
             return
         try:
             services.handoffs.submit(
-                handoff_id, user_id, result.model_dump(mode="json"),
+                handoff_id,
+                user_id,
+                result.model_dump(mode="json"),
                 schema_version=spec.schema_version,
                 account_name=str(getattr(result, "account_name", "") or ""),
             )

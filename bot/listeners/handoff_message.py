@@ -35,7 +35,8 @@ def register(app: App, services: Services) -> None:
             log.info("confirm_refused handoff=%s team=%s user=%s", handoff_id, team, user_id)
             if channel:
                 client.chat_postEphemeral(
-                    channel=channel, user=user_id,
+                    channel=channel,
+                    user=user_id,
                     text=f"Only members of {name} can confirm for {name}. "
                     "Ask your question in the thread instead — nothing was changed.",
                 )
@@ -43,7 +44,8 @@ def register(app: App, services: Services) -> None:
         outcome = services.handoffs.confirm(handoff_id, team, user_id)
         if channel and not outcome.newly_confirmed:
             client.chat_postEphemeral(
-                channel=channel, user=user_id,
+                channel=channel,
+                user=user_id,
                 text=f"{services.teams.team_name(team)} had already confirmed this handoff "
                 f"(<@{outcome.confirmed_by}>).",
             )
@@ -58,7 +60,8 @@ def register(app: App, services: Services) -> None:
         if not allowed:
             if channel:
                 client.chat_postEphemeral(
-                    channel=channel, user=user_id,
+                    channel=channel,
+                    user=user_id,
                     text="Only the admin or the team that owns this record can retry it.",
                 )
             return

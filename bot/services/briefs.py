@@ -20,7 +20,8 @@ def marker_for(handoff_id: int) -> str:
 def form_model(handoff: Handoff) -> BaseModel:
     """The submitted form, re-validated from its stored payload."""
     spec = get_form(handoff.kind)
-    return spec.model.model_validate(handoff.form_payload or {})
+    model: BaseModel = spec.model.model_validate(handoff.form_payload or {})
+    return model
 
 
 def form_sections(handoff: Handoff) -> list[tuple[str, list[tuple[str, str]]]]:

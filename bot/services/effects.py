@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,7 +233,11 @@ class Effects:
             handoff, slack_thread_url=thread_url, crm_deal_url=self._deal_url(handoff)
         )
         look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
-        created = self._create_in_tool(team, brief, f"billing:{handoff.id}:{team}", look_first)
+        # One key per (handoff, team); a Retry click after a rejection gets a fresh one, since a
+        # vendor may replay its earlier refusal for a key it has seen.
+        retry = ctx.payload.get("retry")
+        key = f"billing:{handoff.id}:{team}" + (f":{retry}" if retry else "")
+        created = self._create_in_tool(team, brief, key, look_first)
         self._record_done(handoff.id, team, created)
         return {"external_id": created.external_id, "url": created.url}
 
@@ -241,7 +245,6 @@ class Effects:
         if team in self.tools.ops:
             return self.tools.ops[team].create_record(brief, look_first=look_first)
         if team in self.tools.finance:
-            # One key per (handoff, team), whatever the job: a Retry click replays, not duplicates.
             return self.tools.finance[team].create_billing_setup(
                 brief, idempotency_key=_base_key(key), look_first=look_first
             )
@@ -457,7 +460,7 @@ def _form_request(handoff_id: int, deal_name: str) -> tuple[str, list[dict[str, 
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": "The deal is held at the _won – handoff pending_ stage until you "
+                    "text": "The deal is held at the _won (handoff pending)_ stage until you "
                     "submit.",
                 }
             ],

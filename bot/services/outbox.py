@@ -118,7 +118,13 @@ class OutboxWorker:
         except RetryLater as exc:
             self._reschedule(ctx, str(exc), exc.delay, uncertain=False, count_attempt=False)
         except VendorError as exc:
-            self._failed(ctx, str(exc), exc.retryable, exc.retry_after, uncertain=isinstance(exc, VendorOutcomeUnknown))
+            self._failed(
+                ctx,
+                str(exc),
+                exc.retryable,
+                exc.retry_after,
+                uncertain=isinstance(exc, VendorOutcomeUnknown),
+            )
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             retryable = exc.response.status_code == 429 or exc.response.status_code >= 500
@@ -131,8 +137,13 @@ class OutboxWorker:
             self._finish(ctx, result=result)
 
     def _failed(
-        self, ctx: JobContext, error: str, retryable: bool, retry_after: float | None,
-        *, uncertain: bool,
+        self,
+        ctx: JobContext,
+        error: str,
+        retryable: bool,
+        retry_after: float | None,
+        *,
+        uncertain: bool,
     ) -> None:
         if retryable and ctx.attempt < self.policy.max_attempts:
             delay = self.policy.delay(ctx.attempt, retry_after)
@@ -157,7 +168,12 @@ class OutboxWorker:
             uow.commit()
         log.warning(
             "outbox_retry job=%s handoff=%s action=%s attempt=%s delay=%.0fs error=%s",
-            ctx.job_id, ctx.handoff_id, ctx.action, ctx.attempt, delay, error,
+            ctx.job_id,
+            ctx.handoff_id,
+            ctx.action,
+            ctx.attempt,
+            delay,
+            error,
         )
 
     def _finish(
@@ -176,12 +192,18 @@ class OutboxWorker:
         if dead:
             log.error(
                 "outbox_dead job=%s handoff=%s action=%s attempts=%s error=%s",
-                ctx.job_id, ctx.handoff_id, ctx.action, ctx.attempt, dead,
+                ctx.job_id,
+                ctx.handoff_id,
+                ctx.action,
+                ctx.attempt,
+                dead,
             )
             if self.on_dead:
                 self.on_dead(ctx, dead)
         else:
-            log.info("outbox_done job=%s handoff=%s action=%s", ctx.job_id, ctx.handoff_id, ctx.action)
+            log.info(
+                "outbox_done job=%s handoff=%s action=%s", ctx.job_id, ctx.handoff_id, ctx.action
+            )
 
     def _owned(self, uow: UnitOfWork, ctx: JobContext) -> OutboxJob | None:
         """The job, if this worker still holds it (a lease may have expired and moved on)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from forms import sales_to_delivery
 from forms.base import FormValues
+from forms.sales_to_delivery_prefill import prefill_values
 from integrations.ports import Crm, DealSnapshot, VendorError
 from storage.models import Handoff, HandoffKind
 
@@ -34,7 +34,7 @@ def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
             values=_fallback(handoff),
             note="The CRM could not be reached, so nothing was prefilled: fill in what you know.",
         )
-    values = sales_to_delivery.prefill_values(
+    values = prefill_values(
         deal_name=deal.name,
         account_name=deal.company_name or deal.name,
         amount=deal.amount,

@@ -116,7 +116,7 @@ def reminder(
             f"Ops and finance start from it; it was due {due}."
         )
         main = button("Complete the form", OPEN_FORM, str(handoff.id), primary=True)
-        text = f"Reminder: the handoff form for {handoff.account_name} is due."
+        text = f"Reminder: the handoff form for {escape(handoff.account_name)} is due."
     else:
         preview = question_preview(ob, handoff)
         owed = what_is_owed(ob)
@@ -126,7 +126,7 @@ def reminder(
             f"{owed[:1].upper()}{owed[1:]}{quoted}\nIt was due {due}."
         )
         main = button("Open handoff", OPEN_HANDOFF, str(handoff.id), primary=True)
-        text = f"Reminder: a question on the {handoff.account_name} handoff is unanswered."
+        text = f"Reminder: a question on the {escape(handoff.account_name)} handoff is unanswered."
     blocks = [section(body)]
     if note:
         blocks.append(context(note))
@@ -176,7 +176,7 @@ def escalation(
     blocks = [section(body, button("Open handoff", OPEN_HANDOFF, str(handoff.id)))]
     if note:
         blocks.append(context(note))
-    text = f"Overdue by {overdue}: {_plain(owed)} on the {handoff.account_name} handoff."
+    text = f"Overdue by {overdue}: {_plain(owed)} on the {escape(handoff.account_name)} handoff."
     return Outgoing(channel=channel, text=text, blocks=blocks)
 
 

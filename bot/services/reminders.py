@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.config import OrgConfig
 from bot.services.calendar import describe_hours
@@ -55,26 +56,12 @@ class ReminderService:
     def claim(self, limit: int = 100) -> list[int]:
         """Lease due, unclaimed obligations to this worker; returns the ids it obtained."""
         now = self.clock()
-        claimable = and_(
-            Obligation.closed_at.is_(None),
-            Obligation.next_action_at <= now,
-            or_(Obligation.snoozed_until.is_(None), Obligation.snoozed_until <= now),
-            or_(Obligation.claimed_until.is_(None), Obligation.claimed_until < now),
-        )
+        claimable = _claimable(now)
         with self.uow_factory() as uow:
-            stmt = (
-                select(Obligation.id)
-                .where(claimable)
-                .order_by(Obligation.next_action_at, Obligation.id)
-                .limit(limit)
-            )
-            if uow.session.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            candidates = uow.session.scalars(stmt).all()
             claimed: list[int] = []
-            for ob_id in candidates:
-                # The WHERE repeats the claimable test, so a row another worker took between
-                # our SELECT and this UPDATE (possible where SKIP LOCKED is not) stays theirs.
+            for ob_id in self._candidates(uow.session, now, limit):
+                # The WHERE repeats the claimable test, so a row another worker took after our
+                # SELECT (where neither SKIP LOCKED nor BEGIN IMMEDIATE serialise us) stays theirs.
                 result = uow.session.execute(
                     update(Obligation)
                     .where(Obligation.id == ob_id, claimable)
@@ -85,6 +72,17 @@ class ReminderService:
                     claimed.append(ob_id)
             uow.commit()
         return claimed
+
+    def _candidates(self, session: Session, now: datetime, limit: int) -> list[int]:
+        stmt = (
+            select(Obligation.id)
+            .where(_claimable(now))
+            .order_by(Obligation.next_action_at, Obligation.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(session.scalars(stmt))
 
     def handle(self, obligation_id: int) -> bool:
         """Advance one claimed obligation; False when it is no longer ours or could not be sent."""
@@ -251,6 +249,16 @@ class ReminderService:
     def _sender_team(self, handoff: Handoff) -> str | None:
         route = self.org.routes.get(handoff.kind)
         return route.sender if route else None
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Open, due, not snoozed, and not leased to a live worker."""
+    return and_(
+        Obligation.closed_at.is_(None),
+        Obligation.next_action_at <= now,
+        or_(Obligation.snoozed_until.is_(None), Obligation.snoozed_until <= now),
+        or_(Obligation.claimed_until.is_(None), Obligation.claimed_until < now),
+    )
 
 
 def _work_done(ob: Obligation, handoff: Handoff) -> bool:

@@ -73,11 +73,18 @@ def org_dict(**overrides: Any) -> dict[str, Any]:
         "teams": {
             "sales": {"name": "Sales", "members": {"users": [SELLER]}, "manager": "U0SALESMGR"},
             "ops": {"name": "Operations", "members": {"usergroup": "S0OPS"}, "manager": "U0OPSMGR"},
-            "finance": {"name": "Finance", "members": {"users": [FIN_MEMBER]},
-                        "manager": "U0FINMGR"},
+            "finance": {
+                "name": "Finance",
+                "members": {"users": [FIN_MEMBER]},
+                "manager": "U0FINMGR",
+            },
         },
-        "hubspot": {"won_stage": "closedwon", "pending_stage": "4242", "app_id": "39522895",
-                    "portal_id": "48975575"},
+        "hubspot": {
+            "won_stage": "closedwon",
+            "pending_stage": "4242",
+            "app_id": "39522895",
+            "portal_id": "48975575",
+        },
     }
     org.update(overrides)
     return org
@@ -94,8 +101,9 @@ class Harness:
 
     # --- Slack -> app ---------------------------------------------------------------------------
 
-    def _signed(self, body: str, content_type: str, headers: dict[str, str] | None = None
-                ) -> BoltResponse:
+    def _signed(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> BoltResponse:
         timestamp = str(int(time.time()))
         signature = SignatureVerifier(SIGNING_SECRET).generate_signature(
             timestamp=timestamp, body=body
@@ -122,15 +130,19 @@ class Harness:
 
     def command(self, text: str, user_id: str = SELLER) -> BoltResponse:
         fields = load_payload("slash_command.parsed.json")
-        flat = {k: (v[0] if isinstance(v, list) else v) for k, v in fields.items()
-                if not k.startswith("_")}
+        flat = {
+            k: (v[0] if isinstance(v, list) else v)
+            for k, v in fields.items()
+            if not k.startswith("_")
+        }
         flat.update(command="/handoff", text=text, user_id=user_id, trigger_id="trig.cmd")
         return self._signed(urlencode(flat), "application/x-www-form-urlencoded")
 
     # --- HubSpot -> app -------------------------------------------------------------------------
 
-    def hubspot_webhook(self, events: list[dict[str, Any]], *, secret: str = HUBSPOT_SECRET,
-                        age_ms: int = 0) -> WebhookResponse:
+    def hubspot_webhook(
+        self, events: list[dict[str, Any]], *, secret: str = HUBSPOT_SECRET, age_ms: int = 0
+    ) -> WebhookResponse:
         body = json.dumps(events).encode()
         timestamp = str(int(time.time() * 1000) - age_ms)
         source = b"POST" + WEBHOOK_URI.encode() + body + timestamp.encode()
@@ -152,13 +164,24 @@ def load_payload(name: str) -> dict[str, Any]:
     return dict(json.loads(text))
 
 
-def won_event(deal_id: str, event_id: int, *, stage: str = "closedwon",
-              source: str = "CRM_UI", source_id: str | None = "userId:123") -> dict[str, Any]:
+def won_event(
+    deal_id: str,
+    event_id: int,
+    *,
+    stage: str = "closedwon",
+    source: str = "CRM_UI",
+    source_id: str | None = "userId:123",
+) -> dict[str, Any]:
     """HubSpot's captured dealstage event, pointed at our deal and stage."""
-    text = (contracts_dir() / "hubspot" / "webhooks" / "deal.propertyChange.dealstage.json")
+    text = contracts_dir() / "hubspot" / "webhooks" / "deal.propertyChange.dealstage.json"
     event = dict(json.loads(text.read_text())["body"][0])
-    event.update(objectId=int(deal_id), eventId=event_id, propertyValue=stage,
-                 changeSource=source, sourceId=source_id)
+    event.update(
+        objectId=int(deal_id),
+        eventId=event_id,
+        propertyValue=stage,
+        changeSource=source,
+        sourceId=source_id,
+    )
     return event
 
 
@@ -167,8 +190,11 @@ def make_harness(engine: Engine) -> Iterator[Callable[..., Harness]]:
     """Builds a harness; pass `org` overrides or `env` for vendor tokens."""
     started: list[Any] = []
 
-    def build(org: OrgConfig | None = None, env: dict[str, str] | None = None,
-              slack: FakeSlack | None = None) -> Harness:
+    def build(
+        org: OrgConfig | None = None,
+        env: dict[str, str] | None = None,
+        slack: FakeSlack | None = None,
+    ) -> Harness:
         slack = slack or FakeSlack(
             users_by_email={"sam@seller.example": SELLER},
             usergroups={"S0OPS": [OPS_MEMBER]},
@@ -190,11 +216,16 @@ def make_harness(engine: Engine) -> Iterator[Callable[..., Harness]]:
         )
         org = org or parse_org_config(org_dict())
         services = build_services(
-            settings, org, clock=clock, env=env or {}, executor=InlineExecutor(),
+            settings,
+            org,
+            clock=clock,
+            env=env or {},
+            executor=InlineExecutor(),
             sleep=lambda _s: None,
         )
-        app = create_app(services, listener_executor=InlineExecutor(),
-                         token_verification_enabled=False)
+        app = create_app(
+            services, listener_executor=InlineExecutor(), token_verification_enabled=False
+        )
         webhook = HubSpotWebhook(HUBSPOT_SECRET, org, services.handoffs)
         return Harness(services, app, slack, hubspot, clock, webhook)
 

@@ -54,9 +54,13 @@ class FakeHubSpot:
         self.owners[owner_id] = {"id": owner_id, "email": owner_email, "firstName": "Sam"}
         self.deals[deal_id] = {
             "properties": {
-                "dealname": name, "dealstage": stage, "amount": amount,
-                "deal_currency_code": currency, "hubspot_owner_id": owner_id,
-                "closedate": "2026-11-20T10:00:00.000Z", "pipeline": "default",
+                "dealname": name,
+                "dealstage": stage,
+                "amount": amount,
+                "deal_currency_code": currency,
+                "hubspot_owner_id": owner_id,
+                "closedate": "2026-11-20T10:00:00.000Z",
+                "pipeline": "default",
             },
             "contacts": contact_ids,
             "companies": [company_id],
@@ -69,8 +73,14 @@ class FakeHubSpot:
         if match := re.fullmatch(r"/crm/v3/objects/deals/(\d+)", path):
             deal = self.deals.get(match.group(1))
             if deal is None:
-                return Reply(404, {"status": "error", "message": "Object not found", "category":
-                                   "OBJECT_NOT_FOUND"})
+                return Reply(
+                    404,
+                    {
+                        "status": "error",
+                        "message": "Object not found",
+                        "category": "OBJECT_NOT_FOUND",
+                    },
+                )
             if request.method == "PATCH":
                 stage = request.json["properties"]["dealstage"]
                 deal["properties"]["dealstage"] = stage
@@ -78,9 +88,15 @@ class FakeHubSpot:
             return Reply(200, self._deal_body(match.group(1), deal))
         if path == "/crm/v3/objects/contacts/batch/read":
             ids = [i["id"] for i in request.json["inputs"]]
-            return Reply(200, {"status": "COMPLETE", "results": [
-                {"id": i, "properties": self.contacts[i]} for i in ids if i in self.contacts
-            ]})
+            return Reply(
+                200,
+                {
+                    "status": "COMPLETE",
+                    "results": [
+                        {"id": i, "properties": self.contacts[i]} for i in ids if i in self.contacts
+                    ],
+                },
+            )
         if match := re.fullmatch(r"/crm/v3/objects/companies/(\d+)", path):
             return Reply(200, {"id": match.group(1), "properties": self.companies[match.group(1)]})
         if match := re.fullmatch(r"/crm/v3/owners/(\d+)", path):
@@ -91,10 +107,16 @@ class FakeHubSpot:
             return Reply(200, {"results": [{"toObjectId": int(i)} for i in ids]})
         if path == "/crm/v3/objects/notes/batch/read":
             ids = [i["id"] for i in request.json["inputs"]]
-            return Reply(200, {"results": [
-                {"id": i, "properties": {"hs_note_body": self.notes[i]["body"]}}
-                for i in ids if i in self.notes
-            ]})
+            return Reply(
+                200,
+                {
+                    "results": [
+                        {"id": i, "properties": {"hs_note_body": self.notes[i]["body"]}}
+                        for i in ids
+                        if i in self.notes
+                    ]
+                },
+            )
         if path == "/crm/v3/objects/notes" and request.method == "POST":
             note_id = str(next(self._ids))
             body = request.json
@@ -111,11 +133,11 @@ class FakeHubSpot:
             "updatedAt": "2026-11-20T10:00:00.000Z",
             "archived": False,
             "associations": {
-                "contacts": {"results": [
-                    {"id": c, "type": "deal_to_contact"} for c in deal["contacts"]
-                ]},
-                "companies": {"results": [
-                    {"id": c, "type": "deal_to_company"} for c in deal["companies"]
-                ]},
+                "contacts": {
+                    "results": [{"id": c, "type": "deal_to_contact"} for c in deal["contacts"]]
+                },
+                "companies": {
+                    "results": [{"id": c, "type": "deal_to_company"} for c in deal["companies"]]
+                },
             },
         }

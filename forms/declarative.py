@@ -1,0 +1,181 @@
+"""The generic FormSpec: a layout of sections plus a pydantic model make a whole handoff form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic
+
+from pydantic import BaseModel, ValidationError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from forms.base import FormValues, M, Sections, modal_title
+from forms.display import mrkdwn_escape, summary_blocks
+from forms.errors import clip, humanize
+from forms.ids import ActionId, BlockId, CallbackId
+from forms.layout import Field, Kind, Section, display_value, input_block
+
+
+@dataclass(frozen=True)
+class DeclarativeForm(Generic[M]):
+    """A FormSpec driven by a layout of sections and a pydantic model."""
+
+    kind: str
+    title: str
+    callback_id: CallbackId
+    model: type[M]
+    layout: tuple[Section, ...]
+    title_prefix: str
+    intro: str
+    schema_version: int = 1
+    submit_label: str = "Submit handoff"
+    name_field: str = "account_name"
+    _required: dict[str, bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        required = {f.name: _is_required(self.model, f.model_path) for f in self.all_fields()}
+        object.__setattr__(self, "_required", required)
+
+    def all_fields(self) -> list[Field]:
+        """Every field in layout order."""
+        return [f for section in self.layout for f in section.fields]
+
+    def visible_fields(self, values: FormValues) -> list[Field]:
+        """The fields the modal shows for these values (and the only ones parse reads)."""
+        return [f for f in self.all_fields() if f.shown(values)]
+
+    def build_modal(
+        self, values: FormValues, *, private_metadata: str, errors_summary: str | None = None
+    ) -> View:
+        """The editable modal, showing values (a prefill or a draft) as initial values."""
+        # Ids never change between renders, so when views.update re-renders the modal (the
+        # schedule changed) Slack keeps whatever the user has typed so far.
+        blocks: list[Block] = [
+            ContextBlock(block_id=BlockId.INTRO, elements=[MarkdownTextObject(text=self.intro)])
+        ]
+        if errors_summary:
+            # Shown as given: callers also use it for notes such as "Draft saved".
+            text = clip(mrkdwn_escape(errors_summary), 3000)
+            blocks.append(
+                SectionBlock(block_id=BlockId.ERRORS_SUMMARY, text=MarkdownTextObject(text=text))
+            )
+        for section in self.layout:
+            shown = [f for f in section.fields if f.shown(values)]
+            if not shown:
+                continue
+            if len(blocks) > 1:
+                blocks.append(DividerBlock())
+            blocks.append(HeaderBlock(text=PlainTextObject(text=section.title)))
+            blocks.extend(
+                input_block(f, values, optional=not self._required[f.name]) for f in shown
+            )
+        save = ButtonElement(
+            text=PlainTextObject(text="Save draft"), action_id=ActionId.SAVE_DRAFT, value=self.kind
+        )
+        blocks.append(ActionsBlock(block_id=BlockId.DRAFT_ACTIONS, elements=[save]))
+        name = values.get(self.name_field)
+        return View(
+            type="modal",
+            callback_id=self.callback_id,
+            title=PlainTextObject(
+                text=modal_title(self.title_prefix, name if isinstance(name, str) else None)
+            ),
+            submit=PlainTextObject(text=self.submit_label),
+            close=PlainTextObject(text="Save & close"),
+            blocks=blocks,
+            private_metadata=private_metadata,
+            notify_on_close=True,  # view_closed carries the state, and the app saves it as a draft
+        )
+
+    def parse(self, values: FormValues) -> M | dict[str, str]:
+        """The validated model, or one short message per block_id of the shown fields."""
+        shown = self.visible_fields(values)
+        try:
+            return self.model.model_validate(_model_input(shown, values))
+        except ValidationError as exc:
+            errors: dict[str, str] = {}
+            for error in exc.errors():
+                target = _field_for(error["loc"], shown)
+                errors.setdefault(str(target.name), humanize(error, kind=target.kind))
+            return errors
+
+    def error_summary(self, errors: Mapping[str, str]) -> str:
+        """':warning: 2 answers need a look: Buyer: email, Term end.' (for errors_summary)."""
+        labels = [f.label for f in self.all_fields() if f.name in errors]
+        noun = "answer needs" if len(labels) == 1 else "answers need"
+        return clip(f":warning: {len(labels)} {noun} a look: {', '.join(labels)}.", 3000)
+
+    def sections(self, model: M) -> Sections:
+        """Every field as readable (section title, [(label, value)])."""
+        return [
+            (
+                section.title,
+                [(row.label, row.render(model)) for row in section.rows]
+                if section.rows is not None
+                else [(f.label, display_value(f, model)) for f in section.fields],
+            )
+            for section in self.layout
+        ]
+
+    def readonly_view(self, model: M, *, private_metadata: str) -> View:
+        """The submitted form as a read-only modal (within Slack's 100 blocks)."""
+        name = getattr(model, self.name_field, None)
+        return View(
+            type="modal",
+            callback_id=CallbackId.READONLY,
+            title=PlainTextObject(text=modal_title(self.title_prefix, name)),
+            close=PlainTextObject(text="Close"),
+            blocks=summary_blocks(self.sections(model), max_blocks=100),
+            private_metadata=private_metadata,
+        )
+
+
+def _is_required(model: type[BaseModel], path: Sequence[str]) -> bool:
+    info = model.model_fields.get(path[0])
+    if info is None or not info.is_required():
+        return False
+    if len(path) == 1:
+        return True
+    inner = info.annotation
+    return (
+        isinstance(inner, type) and issubclass(inner, BaseModel) and _is_required(inner, path[1:])
+    )
+
+
+def _model_input(shown: Sequence[Field], values: FormValues) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for f in shown:
+        raw = values.get(f.name)
+        if f.kind is Kind.CHECKBOX and len(f.choices) == 1:
+            # A lone checkbox is a yes/no question: ticked means yes, absent means no.
+            raw = bool(raw)
+        elif raw is None:
+            continue
+        target = data
+        for key in f.model_path[:-1]:
+            target = target.setdefault(key, {})
+        target[f.model_path[-1]] = raw
+    return data
+
+
+def _field_for(loc: tuple[int | str, ...], shown: Sequence[Field]) -> Field:
+    # The deepest field whose path starts the error's location ('deliverables', 2) wins; a
+    # location that stops above the fields ('buyer' missing as a whole) goes to the first of them.
+    owners = [f for f in shown if loc[: len(f.model_path)] == f.model_path]
+    if owners:
+        return max(owners, key=lambda f: len(f.model_path))
+    below = [f for f in shown if f.model_path[: len(loc)] == loc]
+    # A location no field owns can only come from a model-wide rule: show it on the first field
+    # rather than drop it, since Slack accepts errors only for blocks in the view.
+    return below[0] if below else shown[0]

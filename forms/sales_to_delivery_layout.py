@@ -1,0 +1,247 @@
+"""Layout of the sales -> delivery form: its sections, fields, hints and readable rows."""
+
+from __future__ import annotations
+
+from forms.base import FormValues
+from forms.display import EMPTY, fmt_date, or_empty, user_mention, yes_no
+from forms.ids import KEY_CONTACT_BLOCKS, KEY_CONTACT_PARTS, ActionId
+from forms.ids import SalesToDeliveryField as F
+from forms.layout import Field, Kind, Row, Section
+from forms.lines import MILESTONE_FORMAT, PEOPLE_FORMAT, Person
+from forms.money import choices_from, format_money
+from forms.sales_to_delivery_model import PAYMENT_TERMS_DAYS, SalesToDeliveryForm
+
+SCHEDULES = (
+    ("one_off", "One-off"),
+    ("monthly", "Monthly"),
+    ("quarterly", "Quarterly"),
+    ("milestones", "Milestones"),
+)
+PAYMENT_TERMS = tuple(
+    (str(days), "Due on receipt" if days == 0 else f"{days} days") for days in PAYMENT_TERMS_DAYS
+)
+CONTACT_ROLES = {
+    "buyer": "Buyer / executive sponsor",
+    "day_to_day": "Day-to-day contact",
+    "billing_contact": "Billing / accounts payable contact",
+}
+_CONTACT_SHORT = {
+    "buyer": "Buyer",
+    "day_to_day": "Day-to-day contact",
+    "billing_contact": "Billing contact",
+}
+_CONTACT_HINTS = {
+    "buyer": "The executive sponsor: who signed, or owns the budget.",
+    "day_to_day": "Who the team will work with every week.",
+    "billing_contact": "Who receives and pays the invoices (accounts payable).",
+}
+
+
+def _person_fields(attribute: str) -> tuple[Field, ...]:
+    short = _CONTACT_SHORT[attribute]
+    kinds = (Kind.TEXT, Kind.TEXT, Kind.EMAIL, Kind.TEXT)
+    labels = (f"{short}: name", f"{short}: role or title", f"{short}: email", f"{short}: phone")
+    hints = (_CONTACT_HINTS[attribute], None, None, None)
+    return tuple(
+        Field(
+            block,
+            label,
+            kind,
+            hint=hint,
+            path=(attribute, part),
+            max_length=40 if part == "phone" else None,
+        )
+        for block, part, kind, label, hint in zip(
+            KEY_CONTACT_BLOCKS[attribute], KEY_CONTACT_PARTS, kinds, labels, hints, strict=True
+        )
+    )
+
+
+def _is_milestones(values: FormValues) -> bool:
+    return values.get(F.SCHEDULE) == "milestones"
+
+
+def format_person(person: Person) -> str:
+    """'Jane Doe (CFO) · jane@client.com · +44 20 7946 0000'."""
+    return f"{person.name} ({person.role}) · {person.email} · {person.phone or 'no phone given'}"
+
+
+def _contact_row(attribute: str) -> Row:
+    def render(form: SalesToDeliveryForm) -> str:
+        person: Person = getattr(form, attribute)
+        return format_person(person)
+
+    return Row(CONTACT_ROLES[attribute], render)
+
+
+def _money(form: SalesToDeliveryForm) -> str:
+    return format_money(form.contract_value, form.currency)
+
+
+def _milestones(form: SalesToDeliveryForm) -> str:
+    lines = [
+        f"{fmt_date(m.due_date)} · {format_money(m.amount, form.currency)} · {m.description}"
+        for m in form.milestones
+    ]
+    return "\n".join(lines) or EMPTY
+
+
+CONTEXT = Section(
+    "Context",
+    (
+        Field(F.ACCOUNT_NAME, "Account", Kind.TEXT, hint="Prefilled from the CRM company."),
+        Field(
+            F.WHY_THEY_BOUGHT,
+            "Why they bought",
+            Kind.MULTILINE,
+            hint="The client's problem and goals, in their words.",
+        ),
+        Field(
+            F.SUCCESS_CRITERIA,
+            "Success after 90 days",
+            Kind.MULTILINE,
+            hint="Measurable, e.g. 'weekly dashboard live by week 4'.",
+        ),
+        Field(
+            F.MONTH_ONE,
+            "What month one must feel like",
+            Kind.MULTILINE,
+            hint="Reporting format and cadence, meeting rhythm, first visible wins.",
+        ),
+        Field(
+            F.PROMISES_MADE,
+            "Promises made during the sale",
+            Kind.MULTILINE,
+            hint="Anything you said yes to. 'None' is an answer.",
+        ),
+    ),
+)
+CONTACTS = Section(
+    "Key contacts",
+    (
+        *_person_fields("buyer"),
+        *_person_fields("day_to_day"),
+        *_person_fields("billing_contact"),
+        Field(
+            F.OTHER_CONTACTS,
+            "Other contacts",
+            Kind.MULTILINE,
+            hint=f"One per line: {PEOPLE_FORMAT}",
+            placeholder="Carl Wu, IT lead, carl@client.com, +44 20 7946 0000",
+        ),
+        Field(F.ACCOUNT_MANAGER, "Our account manager", Kind.USER),
+        Field(F.DELIVERY_LEAD, "Our delivery lead", Kind.USER),
+    ),
+    rows=(
+        *(_contact_row(attribute) for attribute in CONTACT_ROLES),
+        Row("Other contacts", lambda m: "\n".join(map(format_person, m.other_contacts)) or EMPTY),
+        Row("Our account manager", lambda m: user_mention(m.account_manager)),
+        Row("Our delivery lead", lambda m: user_mention(m.delivery_lead)),
+    ),
+)
+SCOPE = Section(
+    "Agreed scope",
+    (
+        Field(F.DELIVERABLES, "Deliverables", Kind.MULTILINE, hint="One per line."),
+        Field(
+            F.OUT_OF_SCOPE,
+            "Explicitly out of scope",
+            Kind.MULTILINE,
+            hint="What we will not do, so nobody assumes it.",
+        ),
+        Field(F.TERM_START, "Term start", Kind.DATE, hint="Prefilled with the close date."),
+        Field(F.TERM_END, "Term end", Kind.DATE),
+        Field(F.CONTRACT_URL, "Signed contract or SOW", Kind.URL, placeholder="https://"),
+    ),
+)
+BILLING = Section(
+    "Billing",
+    (
+        Field(
+            F.CONTRACT_VALUE, "Contract value", Kind.NUMBER, hint="Total for the term, before tax."
+        ),
+        Field(F.CURRENCY, "Currency", Kind.SELECT, choices_for=choices_from),
+        Field(
+            F.SCHEDULE,
+            "Billing schedule",
+            Kind.SELECT,
+            choices=SCHEDULES,
+            dispatch=True,
+            action_id=ActionId.SCHEDULE_CHANGED,
+            hint="'Milestones' adds a field to list them.",
+        ),
+        Field(
+            F.MILESTONES,
+            "Milestones",
+            Kind.MULTILINE,
+            show_if=_is_milestones,
+            placeholder="2027-04-01; 40000; Kickoff workshop",
+            hint=f"One per line: {MILESTONE_FORMAT}. They must add up to the contract value.",
+        ),
+        Field(
+            F.BILLING_IN_ARREARS,
+            "Billed in arrears",
+            Kind.CHECKBOX,
+            choices=(("yes", "Invoice after the work, not in advance"),),
+        ),
+        Field(F.FIRST_INVOICE_DATE, "First invoice date", Kind.DATE),
+        Field(F.PAYMENT_TERMS_DAYS, "Payment terms", Kind.SELECT, choices=PAYMENT_TERMS),
+        Field(
+            F.PO_REQUIRED,
+            "PO required",
+            Kind.CHECKBOX,
+            choices=(("yes", "The client needs a PO number on invoices"),),
+        ),
+        Field(F.PO_NUMBER, "PO number", Kind.TEXT, hint="Needed when a PO is required."),
+        Field(F.INVOICING_ENTITY, "Client legal entity to invoice", Kind.TEXT),
+        Field(F.TAX_ID, "Client tax or VAT ID", Kind.TEXT),
+        Field(
+            F.BILLING_CONDITIONS,
+            "Billing conditions",
+            Kind.MULTILINE,
+            hint="e.g. invoice only after sign-off; upload invoices to their portal.",
+        ),
+    ),
+    rows=(
+        Row("Contract value", _money),
+        Row("Billing schedule", lambda m: dict(SCHEDULES)[m.schedule]),
+        Row("Milestones", _milestones),
+        Row("Billed in arrears", lambda m: yes_no(m.billing_in_arrears)),
+        Row("First invoice date", lambda m: fmt_date(m.first_invoice_date)),
+        Row("Payment terms", lambda m: dict(PAYMENT_TERMS)[str(m.payment_terms_days)]),
+        Row("PO required", lambda m: yes_no(m.po_required)),
+        Row("PO number", lambda m: or_empty(m.po_number)),
+        Row("Client legal entity to invoice", lambda m: or_empty(m.invoicing_entity)),
+        Row("Client tax or VAT ID", lambda m: or_empty(m.tax_id)),
+        Row("Billing conditions", lambda m: or_empty(m.billing_conditions)),
+    ),
+)
+KICKOFF = Section(
+    "Kickoff and access",
+    (
+        Field(F.EARLIEST_KICKOFF, "Earliest kickoff", Kind.DATE),
+        Field(
+            F.KICKOFF_WAITS_ON,
+            "Kickoff waits on",
+            Kind.TEXT,
+            hint="e.g. the outgoing supplier's contract ends on 31 March.",
+        ),
+        Field(
+            F.ACCESS_NEEDED,
+            "Access the team will need",
+            Kind.MULTILINE,
+            hint="Systems, accounts, and who at the client grants them. Never credentials.",
+        ),
+        Field(F.CLIENT_TOOLS, "The client's tools and integrations", Kind.MULTILINE),
+    ),
+)
+ANOMALIES = Section(
+    "Anomalies",
+    (
+        Field(F.NON_STANDARD_TERMS, "Non-standard terms", Kind.MULTILINE),
+        Field(F.DISCOUNTS, "Discounts", Kind.MULTILINE),
+        Field(F.RISKS, "Risks and sensitivities", Kind.MULTILINE),
+    ),
+)
+
+LAYOUT = (CONTEXT, CONTACTS, SCOPE, BILLING, KICKOFF, ANOMALIES)

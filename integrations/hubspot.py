@@ -1,0 +1,364 @@
+"""HubSpot CRM adapter: read a deal for the handoff form, move its stage, log a note on it.
+
+Endpoints (CRM v3 objects, v4 associations, v3 owners), all through the shared `VendorHttp`:
+- GET   /crm/v3/objects/deals/{id}?properties=...&associations=contacts,companies
+- POST  /crm/v3/objects/{contacts|notes}/batch/read   (reads: safe to repeat)
+- GET   /crm/v3/objects/companies/{id}?properties=name
+- PATCH /crm/v3/objects/deals/{id}                     (setting a value: safe to repeat)
+- GET   /crm/v3/owners/{ownerId}
+- GET   /crm/v4/objects/deals/{id}/associations/notes
+- POST  /crm/v3/objects/notes                          (a create: never repeated blindly)
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from integrations.http import VendorHttp
+from integrations.ports import CreatedRecord, DealContact, DealSnapshot, NotFound
+
+if TYPE_CHECKING:
+    from integrations.registry import VendorContext
+
+log = logging.getLogger(__name__)
+
+VENDOR = "hubspot"
+DEAL_PROPERTIES = (
+    "dealname",
+    "dealstage",
+    "pipeline",
+    "amount",
+    "deal_currency_code",
+    "closedate",
+    "hubspot_owner_id",
+)
+CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone", "jobtitle")
+BATCH_READ_LIMIT = 100  # inputs per CRM batch/read request
+ASSOCIATION_PAGE_LIMIT = 500  # v4 associations list maximum page size
+NOTE_TO_DEAL = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}
+
+_OBJECT_ID = re.compile(r"[1-9][0-9]{0,19}", re.ASCII)
+# 0-3 is the deal object type id; app-eu1 and similar hosts serve other data centres.
+_DEAL_URL = re.compile(
+    r"https://app(?:-[a-z0-9]+)?\.hubspot\.com/contacts/[0-9]+/(?:record/0-3|deal)/"
+    r"([1-9][0-9]{0,19})(?:[/?#].*)?",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+class HubSpotConfig(BaseModel):
+    """The `hubspot` settings block of the organisation file."""
+
+    # Ignore keys we do not own: the service layer keeps its stage ids in the same block.
+    model_config = ConfigDict(frozen=True, extra="ignore", coerce_numbers_to_str=True)
+
+    base_url: str = "https://api.hubapi.com"
+    token_env: str = "HUBSPOT_TOKEN"
+    portal_id: str | None = None
+    app_host: str = "https://app.hubspot.com"  # e.g. https://app-eu1.hubspot.com for EU portals
+
+    @field_validator("portal_id")
+    @classmethod
+    def _numeric_portal(cls, value: str | None) -> str | None:
+        if value is not None and not (value.isascii() and value.isdigit()):
+            raise ValueError("portal_id must be the numeric HubSpot account id")
+        return value
+
+
+class HubSpotCrm:
+    """The `Crm` port over HubSpot's REST API, authenticated with a private-app token."""
+
+    vendor = VENDOR
+
+    def __init__(
+        self,
+        config: HubSpotConfig,
+        http: VendorHttp,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),  # injectable for tests
+    ) -> None:
+        self._config = config
+        self._http = http
+        self._clock = clock
+
+    # --- deals ----------------------------------------------------------------------------------
+
+    def get_deal(self, deal_id: str) -> DealSnapshot:
+        """The deal with its contacts and first company; NotFound when no such deal exists."""
+        deal_id = _require_deal_id(deal_id)
+        deal = self._get(
+            f"/crm/v3/objects/deals/{deal_id}",
+            {"properties": list(DEAL_PROPERTIES), "associations": ["contacts", "companies"]},
+        )
+        props = _properties(deal)
+        contact_ids = _associated_ids(deal, "contacts")
+        company_ids = _associated_ids(deal, "companies")
+        snapshot = DealSnapshot(
+            deal_id=deal_id,
+            name=props.get("dealname", ""),
+            stage=props.get("dealstage"),
+            pipeline=props.get("pipeline"),
+            amount=_decimal(props.get("amount"), deal_id),
+            currency=props.get("deal_currency_code"),
+            close_date=_date(props.get("closedate"), deal_id),
+            owner_id=props.get("hubspot_owner_id"),
+            company_name=self._company_name(company_ids[0]) if company_ids else None,
+            contacts=self._contacts(contact_ids),
+            url=self.deal_url(deal_id),
+        )
+        log.info(
+            "hubspot_deal_read deal_id=%s contacts=%d companies=%d",
+            deal_id,
+            len(snapshot.contacts),
+            len(company_ids),
+        )
+        return snapshot
+
+    def move_deal_stage(self, deal_id: str, stage_id: str) -> None:
+        """Set the deal's `dealstage` (HubSpot takes every property value as a string)."""
+        deal_id = _require_deal_id(deal_id)
+        self._http.request(
+            "PATCH",
+            f"/crm/v3/objects/deals/{deal_id}",
+            json={"properties": {"dealstage": str(stage_id)}},
+            safe_to_repeat=True,  # writing the same value twice changes nothing
+        )
+        log.info("hubspot_deal_stage_moved deal_id=%s stage=%s", deal_id, stage_id)
+
+    def deal_url(self, deal_id: str) -> str | None:
+        """Link to the deal record in the HubSpot app; None when portal_id is not configured."""
+        if self._config.portal_id is None:
+            return None
+        host = self._config.app_host.rstrip("/")
+        return f"{host}/contacts/{self._config.portal_id}/record/0-3/{deal_id}"
+
+    # --- owners ---------------------------------------------------------------------------------
+
+    def owner_email(self, owner_id: str) -> str | None:
+        """The owner's email (to find them in Slack); None when HubSpot has no such owner."""
+        if not _OBJECT_ID.fullmatch(owner_id):
+            log.info("hubspot_owner_id_invalid")
+            return None
+        try:
+            owner = self._get(f"/crm/v3/owners/{owner_id}", None)
+        except NotFound:
+            log.info("hubspot_owner_not_found owner_id=%s", owner_id)
+            return None
+        email = owner.get("email")
+        return email if isinstance(email, str) and email else None
+
+    # --- notes ----------------------------------------------------------------------------------
+
+    def add_deal_note(self, deal_id: str, html_body: str, marker: str) -> CreatedRecord:
+        """Log a note on the deal exactly once per marker: an existing one is returned instead.
+
+        There is one call path, look then create, because the Crm port carries no "first
+        attempt" flag and a create that timed out may have succeeded: the marker text written
+        into the note body is how a retry recognises it.
+        """
+        deal_id = _require_deal_id(deal_id)
+        if not marker.strip():
+            raise ValueError("add_deal_note needs a non-empty marker to stay exactly-once")
+        tag = html.escape(_marker_tag(marker))
+        note_id = self._find_note(deal_id, tag)
+        if note_id is not None:
+            log.info("hubspot_note_exists deal_id=%s note_id=%s", deal_id, note_id)
+        else:
+            note_id = self._create_note(deal_id, f"{html_body}<p>{tag}</p>")
+            log.info("hubspot_note_created deal_id=%s note_id=%s", deal_id, note_id)
+        return CreatedRecord(
+            vendor=VENDOR, kind="note", external_id=note_id, url=self.deal_url(deal_id)
+        )
+
+    def _find_note(self, deal_id: str, tag: str) -> str | None:
+        """Id of a note on the deal whose body holds `tag`, reading bodies 100 at a time."""
+        for page in self._note_id_pages(deal_id):
+            for chunk in _chunks(page, BATCH_READ_LIMIT):
+                for note in self._batch_read("notes", chunk, ("hs_note_body",)):
+                    if tag in (_properties(note).get("hs_note_body") or ""):
+                        return str(note["id"])
+        return None
+
+    def _note_id_pages(self, deal_id: str) -> Iterator[list[str]]:
+        """Ids of the notes associated with the deal, one v4 associations page at a time."""
+        params: dict[str, Any] = {"limit": ASSOCIATION_PAGE_LIMIT}
+        while True:
+            page = self._get(f"/crm/v4/objects/deals/{deal_id}/associations/notes", params)
+            yield [str(item["toObjectId"]) for item in page.get("results") or []]
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+            params = {**params, "after": after}
+
+    def _create_note(self, deal_id: str, body: str) -> str:
+        """POST the note with its deal association; returns the new note id."""
+        stamp = self._clock().astimezone(UTC).isoformat(timespec="milliseconds")
+        payload = {
+            "properties": {"hs_note_body": body, "hs_timestamp": stamp.replace("+00:00", "Z")},
+            "associations": [{"to": {"id": deal_id}, "types": [NOTE_TO_DEAL]}],
+        }
+        response = self._http.request("POST", "/crm/v3/objects/notes", json=payload)
+        return str(response.json()["id"])
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def _contacts(self, contact_ids: Sequence[str]) -> tuple[DealContact, ...]:
+        """The contacts in association order (batch/read does not keep the input order)."""
+        found: dict[str, DealContact] = {}
+        for chunk in _chunks(contact_ids, BATCH_READ_LIMIT):
+            for record in self._batch_read("contacts", chunk, CONTACT_PROPERTIES):
+                contact = _deal_contact(record)
+                found[contact.contact_id] = contact
+        return tuple(found[cid] for cid in contact_ids if cid in found)
+
+    def _company_name(self, company_id: str) -> str | None:
+        """The company's name; None if it vanished between the two reads."""
+        try:
+            company = self._get(f"/crm/v3/objects/companies/{company_id}", {"properties": "name"})
+        except NotFound:
+            return None
+        return _properties(company).get("name") or None
+
+    def _batch_read(
+        self, object_type: str, ids: Sequence[str], properties: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Records by id; ids HubSpot does not find are simply absent (207 Multi-Status)."""
+        body = {
+            "properties": list(properties),
+            "propertiesWithHistory": [],
+            "inputs": [{"id": object_id} for object_id in ids],
+        }
+        response = self._http.request(
+            "POST", f"/crm/v3/objects/{object_type}/batch/read", json=body, safe_to_repeat=True
+        )
+        results = response.json().get("results") or []
+        return [record for record in results if isinstance(record, dict)]
+
+    def _get(self, path: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        body = self._http.request("GET", path, params=params).json()
+        return body if isinstance(body, dict) else {}
+
+
+# --- construction -------------------------------------------------------------------------------
+
+
+def build(settings: Mapping[str, Any], ctx: VendorContext) -> HubSpotCrm:
+    """Factory used by the registry: settings block + the token from the environment."""
+    config = HubSpotConfig.model_validate(dict(settings))
+    token = ctx.env.get(config.token_env)
+    if not token:
+        raise ValueError(f"hubspot: environment variable {config.token_env} is not set")
+    headers = {"Authorization": f"Bearer {token}"}
+    http = VendorHttp(
+        VENDOR,
+        config.base_url,
+        lambda: headers,
+        sleep=ctx.sleep,
+        describe_error=describe_error,
+    )
+    return HubSpotCrm(config, http)
+
+
+def describe_error(response: requests.Response) -> tuple[str, str | None]:
+    """HubSpot's error `category` and `message` (its standard error body), for VendorError."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:300]}", None
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}: {str(body)[:300]}", None
+    category = body.get("category") or "ERROR"
+    return f"HTTP {response.status_code} {category}: {str(body.get('message'))[:500]}", None
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def parse_deal_reference(text: str) -> str | None:
+    """The deal id in a bare id or a HubSpot deal URL (Slack's <url|label> form too), else None."""
+    candidate = text.strip()
+    if candidate.startswith("<") and candidate.endswith(">"):
+        candidate = candidate[1:-1].split("|", 1)[0].strip()
+    if _OBJECT_ID.fullmatch(candidate):
+        return candidate
+    match = _DEAL_URL.fullmatch(candidate)
+    return match.group(1) if match else None
+
+
+def _require_deal_id(deal_id: str) -> str:
+    """The id, checked to be numeric so user text never lands in a request path."""
+    deal_id = deal_id.strip()
+    if not _OBJECT_ID.fullmatch(deal_id):
+        raise NotFound(VENDOR, "not a HubSpot deal id")
+    return deal_id
+
+
+def _marker_tag(marker: str) -> str:
+    """The text put in a note body; brackets keep 'handoff-4' from matching 'handoff-42'."""
+    return f"[ref: {marker}]"
+
+
+def _properties(record: Mapping[str, Any]) -> dict[str, str]:
+    """A record's properties without nulls and blanks (HubSpot sends values as strings)."""
+    props = record.get("properties") or {}
+    return {key: str(value) for key, value in props.items() if value not in (None, "")}
+
+
+def _associated_ids(record: Mapping[str, Any], kind: str) -> list[str]:
+    """Associated ids of one kind, de-duplicated: labelled associations repeat an id per label."""
+    group = (record.get("associations") or {}).get(kind) or {}
+    ids = [str(item["id"]) for item in group.get("results") or [] if item.get("id") is not None]
+    return list(dict.fromkeys(ids))
+
+
+def _deal_contact(record: Mapping[str, Any]) -> DealContact:
+    props = _properties(record)
+    contact_id = str(record["id"])
+    name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p).strip()
+    return DealContact(
+        contact_id=contact_id,
+        name=name or props.get("email") or f"Contact {contact_id}",
+        email=props.get("email"),
+        phone=props.get("phone"),
+        job_title=props.get("jobtitle"),
+    )
+
+
+def _decimal(value: str | None, deal_id: str) -> Decimal | None:
+    if not value:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():  # Decimal also parses "NaN" and "Infinity"
+        log.warning("hubspot_deal_amount_unreadable deal_id=%s", deal_id)
+        return None
+    return amount
+
+
+def _date(value: str | None, deal_id: str) -> date | None:
+    """The UTC calendar date of an ISO-8601 datetime such as 2026-03-31T00:00:00Z."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        log.warning("hubspot_deal_closedate_unreadable deal_id=%s", deal_id)
+        return None
+    # A naive value has no zone to convert from; astimezone() would assume the server's.
+    return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

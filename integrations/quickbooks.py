@@ -1,0 +1,566 @@
+"""QuickBooks Online: the customer, then the invoices or recurring template the terms call for.
+
+What this module relies on:
+- JSON field names are the element names of Intuit's XSD data model
+  (shared/contracts/quickbooks/xsd).
+- Every create carries `requestid`: QBO answers a repeated requestid with the original response
+  instead of creating again (requestid must be unique per company and at most 50 characters).
+- A recurring template is created by POSTing `{"Invoice": {..., "RecurringInfo": {...}}}` to
+  /recurringtransaction; QBO answers `{"RecurringTransaction": {"Invoice": {...}}}`.
+- QBO has no draft invoices: an invoice posts to the books when created.
+- Our marker lives in PrivateNote as "(ref <marker>/<n>)": internal, never printed for the customer.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import logging
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from integrations.http import VendorHttp
+from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
+from integrations.ports import (
+    BillingTerms,
+    CreatedRecord,
+    HandoffBrief,
+    Milestone,
+    ThreadComment,
+    VendorRejected,
+)
+
+if TYPE_CHECKING:
+    from integrations.registry import VendorContext
+
+log = logging.getLogger(__name__)
+
+VENDOR = "quickbooks"
+INTUIT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+QUERY_PAGE_SIZE = 1000  # QBO's maximum MAXRESULTS
+QUERY_PAGE_LIMIT = 20  # stop a look-first scan after this many pages
+PRIVATE_NOTE_MAX = 4000
+CUSTOMER_MEMO_MAX = 1000  # XSD: "The maximum length for Invoice Msg is 1000 characters"
+CUSTOMER_NOTES_MAX = 2000
+
+
+class QuickBooksConfig(BaseModel):
+    """The `quickbooks` settings block."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    realm_id: str = Field(min_length=1)
+    item_ref: str = Field(min_length=1, description="Item Id the invoice lines sell")
+    base_url: str = "https://quickbooks.api.intuit.com"
+    token_url: str = INTUIT_TOKEN_URL
+    client_id_env: str = "QBO_CLIENT_ID"
+    client_secret_env: str = "QBO_CLIENT_SECRET"
+    refresh_token_env: str = "QBO_REFRESH_TOKEN"
+    minor_version: int = 75
+    term_refs: dict[int, str] = Field(
+        default_factory=dict, description="payment days -> SalesTermRef (Term Id)"
+    )
+    tax_code_ref: str | None = Field(default=None, description="TaxCodeRef for lines, if needed")
+    app_url: str | None = "https://app.qbo.intuit.com"
+
+
+@dataclass(frozen=True)
+class _Document:
+    """One QBO object to create: where it goes, its body, and the tag that finds it again."""
+
+    endpoint: str  # "invoice" or "recurringtransaction"
+    index: int
+    tag: str
+    body: dict[str, Any]
+
+
+class QuickBooksFinance:
+    """FinanceTool for QuickBooks Online."""
+
+    vendor = VENDOR
+
+    def __init__(
+        self, config: QuickBooksConfig, refresher: OAuthRefresher, http: VendorHttp
+    ) -> None:
+        self._config = config
+        self._refresher = refresher
+        self._http = http
+        self._note_logged = False
+
+    def create_billing_setup(
+        self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
+    ) -> CreatedRecord:
+        """Find or create the customer, then the recurring template or invoices for the schedule."""
+        billing = require_billing(brief, VENDOR)
+        documents = plan_documents(brief, billing, self._config)  # validates before any call
+        customer_id = self._customer_id(brief, billing, idempotency_key)
+        existing = self._existing(documents, customer_id) if look_first else {}
+        ids = [
+            existing.get(doc.tag) or self._create(doc, customer_id, brief, idempotency_key)
+            for doc in documents
+        ]
+        return self._record(documents[0].endpoint, ids, customer_id)
+
+    def add_note(
+        self, record: CreatedRecord, comment: ThreadComment, *, idempotency_key: str
+    ) -> str | None:
+        """QBO invoices and recurring templates have no comment stream: always None."""
+        if not self._note_logged:
+            log.info("qbo_note_unsupported record=%s", record.external_id)
+            self._note_logged = True
+        return None
+
+    # --- customer ---------------------------------------------------------------------------
+
+    def _customer_id(self, brief: HandoffBrief, billing: BillingTerms, key: str) -> str:
+        name = qbo_quote(brief.account_name)
+        query = f"select * from Customer where DisplayName = {name}"  # noqa: S608 - QBO query, escaped
+        found = next(self._query(query, "Customer", pages=1), None)
+        if found is not None:
+            _check_currency(found, billing, brief.account_name)
+            log.info("qbo_customer_found handoff=%s customer=%s", brief.handoff_id, found["Id"])
+            return str(found["Id"])
+        body = customer_body(brief, billing, self._config)
+        created = self._post("customer", body, request_id(key, "customer", 0))["Customer"]
+        log.info("qbo_customer_created handoff=%s customer=%s", brief.handoff_id, created["Id"])
+        return str(created["Id"])
+
+    # --- documents --------------------------------------------------------------------------
+
+    def _existing(self, documents: list[_Document], customer_id: str) -> dict[str, str]:
+        """Ids of documents already carrying our tags (an earlier attempt got that far)."""
+        if documents[0].endpoint == "recurringtransaction":
+            rows: Iterator[dict[str, Any]] = (
+                row.get("Invoice", {})
+                for row in self._query("select * from RecurringTransaction", "RecurringTransaction")
+            )
+        else:
+            ref = qbo_quote(customer_id)
+            query = f"select * from Invoice where CustomerRef = {ref}"  # noqa: S608 - QBO query, escaped
+            rows = self._query(query, "Invoice")
+        found: dict[str, str] = {}
+        for row in rows:
+            note = str(row.get("PrivateNote", ""))
+            for doc in documents:
+                if doc.tag in note:
+                    found[doc.tag] = str(row["Id"])
+        return found
+
+    def _create(self, doc: _Document, customer_id: str, brief: HandoffBrief, key: str) -> str:
+        body = with_customer(doc, customer_id)
+        response = self._post(doc.endpoint, body, request_id(key, doc.endpoint, doc.index))
+        wrapper = response.get("RecurringTransaction")
+        entity = wrapper["Invoice"] if wrapper else response["Invoice"]
+        log.info(
+            "qbo_document_created handoff=%s marker=%s kind=%s index=%s id=%s",
+            brief.handoff_id,
+            brief.marker,
+            doc.endpoint,
+            doc.index,
+            entity["Id"],
+        )
+        return str(entity["Id"])
+
+    def _record(self, endpoint: str, ids: list[str], customer_id: str) -> CreatedRecord:
+        app = self._config.app_url
+        if endpoint == "recurringtransaction":
+            url = f"{app}/app/customerdetail?nameId={customer_id}" if app else None
+            return CreatedRecord(
+                vendor=VENDOR, kind="recurring_invoice", external_id=ids[0], url=url
+            )
+        return CreatedRecord(
+            vendor=VENDOR,
+            kind="invoice",
+            external_id=ids[0],
+            url=f"{app}/app/invoice?txnId={ids[0]}" if app else None,
+            extra_ids=tuple(ids[1:]),
+        )
+
+    # --- transport --------------------------------------------------------------------------
+
+    def _post(self, endpoint: str, body: Mapping[str, Any], rid: str) -> dict[str, Any]:
+        params = {"requestid": rid, "minorversion": str(self._config.minor_version)}
+
+        def send() -> requests.Response:
+            # requestid makes the POST idempotent, so 5xx and timeouts may be retried in-call.
+            return self._http.request(
+                "POST",
+                f"/{endpoint}",
+                params=params,
+                data=money_json(body),
+                headers={"Content-Type": "application/json"},
+                safe_to_repeat=True,
+            )
+
+        result: dict[str, Any] = call_with_reauth(self._refresher, send).json()
+        return result
+
+    def _query(
+        self, statement: str, entity: str, *, pages: int = QUERY_PAGE_LIMIT
+    ) -> Iterator[dict[str, Any]]:
+        """Rows of one QBO query, page by page."""
+        for page in range(pages):
+            start = page * QUERY_PAGE_SIZE + 1
+            query = f"{statement} STARTPOSITION {start} MAXRESULTS {QUERY_PAGE_SIZE}"
+            params = {"query": query, "minorversion": str(self._config.minor_version)}
+
+            def send(params: Mapping[str, str] = params) -> requests.Response:
+                return self._http.request("GET", "/query", params=params)
+
+            rows = call_with_reauth(self._refresher, send).json().get("QueryResponse", {})
+            batch: list[dict[str, Any]] = rows.get(entity, [])
+            yield from batch
+            if len(batch) < QUERY_PAGE_SIZE:
+                return
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+
+def plan_documents(
+    brief: HandoffBrief, billing: BillingTerms, config: QuickBooksConfig
+) -> list[_Document]:
+    """The QBO objects the schedule needs, in creation order (bodies without the customer)."""
+    plan = _Plan(brief, billing, config)
+    if billing.schedule in ("monthly", "quarterly"):
+        return [plan.recurring()]
+    if billing.schedule == "one_off":
+        due = billing.first_invoice_date + timedelta(days=billing.payment_terms_days)
+        amount = exact_money(billing.contract_value, "contract_value", VENDOR)
+        return [plan.invoice(1, (brief.title, amount), (billing.first_invoice_date, due))]
+    documents = []
+    for index, milestone in enumerate(require_milestones(billing, VENDOR), start=1):
+        amount = exact_money(milestone.amount, f"milestones[{index}].amount", VENDOR)
+        # Never date an invoice after the day it is due.
+        issued = min(billing.first_invoice_date, milestone.due_date)
+        line = (milestone.description, amount)
+        documents.append(plan.invoice(index, line, (issued, milestone.due_date)))
+    return documents
+
+
+def with_customer(doc: _Document, customer_id: str) -> dict[str, Any]:
+    """The document's body pointing at the customer."""
+    ref = {"CustomerRef": {"value": customer_id}}
+    if doc.endpoint == "recurringtransaction":
+        return {"Invoice": {**ref, **doc.body["Invoice"]}}
+    return {**ref, **doc.body}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Builds document bodies for one brief."""
+
+    brief: HandoffBrief
+    billing: BillingTerms
+    config: QuickBooksConfig
+
+    def invoice(self, index: int, line: tuple[str, Decimal], dates: tuple[date, date]) -> _Document:
+        """One invoice for one amount, dated and due as agreed."""
+        tag = marker_tag(self.brief.marker, index)
+        body = self.invoice_fields(line, tag)
+        body["TxnDate"], body["DueDate"] = dates
+        return _Document("invoice", index, tag, body)
+
+    def recurring(self) -> _Document:
+        """A recurring template: an instalment every 1 or 3 months, first invoice to term end."""
+        billing = self.billing
+        step = check_recurring(billing, VENDOR)
+        if billing.payment_terms_days not in self.config.term_refs:
+            # A template has no DueDate: without a Term QBO would apply the company default.
+            raise VendorRejected(
+                VENDOR,
+                f"no QuickBooks term configured for {billing.payment_terms_days} days: add it "
+                "to quickbooks.term_refs",
+                field="SalesTermRef",
+            )
+        tag = marker_tag(self.brief.marker, 1)
+        label = f"{self.brief.title}: {billing.schedule} instalment"
+        invoice = self.invoice_fields((label, billing.instalment_amount()), tag)
+        invoice["RecurringInfo"] = {
+            "Name": f"{self.brief.account_name} ({self.brief.marker})",
+            "RecurType": "Automated",
+            "Active": True,
+            "ScheduleInfo": {
+                "IntervalType": "Monthly",
+                "NumInterval": step,
+                "DayOfMonth": billing.first_invoice_date.day,
+                "StartDate": billing.first_invoice_date,
+                "EndDate": billing.term_end,
+            },
+        }
+        return _Document("recurringtransaction", 1, tag, {"Invoice": invoice})
+
+    def invoice_fields(self, line: tuple[str, Decimal], tag: str) -> dict[str, Any]:
+        """Fields every invoice and template shares: currency, the line, memo, note, terms."""
+        description, amount = line
+        billing, config = self.billing, self.config
+        detail: dict[str, Any] = {
+            "ItemRef": {"value": config.item_ref},
+            "Qty": 1,
+            "UnitPrice": amount,
+        }
+        if config.tax_code_ref:
+            detail["TaxCodeRef"] = {"value": config.tax_code_ref}
+        fields: dict[str, Any] = {
+            "CurrencyRef": {"value": billing.currency},
+            "Line": [
+                {
+                    "DetailType": "SalesItemLineDetail",
+                    "Amount": amount,
+                    "Description": description,
+                    "SalesItemLineDetail": detail,
+                }
+            ],
+            "CustomerMemo": {"value": clip(customer_memo(billing), CUSTOMER_MEMO_MAX)},
+            "PrivateNote": clip(private_note(self.brief, billing, tag), PRIVATE_NOTE_MAX),
+        }
+        term = config.term_refs.get(billing.payment_terms_days)
+        if term:
+            fields["SalesTermRef"] = {"value": term}
+        contact = self.brief.billing_contact()
+        if contact and contact.email:
+            fields["BillEmail"] = {"Address": contact.email}
+        return fields
+
+
+def customer_body(
+    brief: HandoffBrief, billing: BillingTerms, config: QuickBooksConfig
+) -> dict[str, Any]:
+    """A new Customer: the account, its billing contact, currency and PO requirement."""
+    body: dict[str, Any] = {
+        "DisplayName": brief.account_name,
+        "CompanyName": billing.invoicing_entity or brief.account_name,
+        "CurrencyRef": {"value": billing.currency},
+        "Notes": clip(customer_notes(brief, billing), CUSTOMER_NOTES_MAX),
+    }
+    contact = brief.billing_contact()
+    if contact:
+        given, _, family = contact.name.strip().rpartition(" ")
+        body["GivenName"] = given or family
+        if given:
+            body["FamilyName"] = family
+        if contact.email:
+            body["PrimaryEmailAddr"] = {"Address": contact.email}
+        if contact.phone:
+            body["PrimaryPhone"] = {"FreeFormNumber": contact.phone}
+    term = config.term_refs.get(billing.payment_terms_days)
+    if term:
+        body["SalesTermRef"] = {"value": term}
+    return body
+
+
+def customer_memo(billing: BillingTerms) -> str:
+    """The customer-facing message printed on the invoice: PO number and payment terms."""
+    parts = [f"PO number: {billing.po_number}." if billing.po_number else ""]
+    parts.append(f"Payment due within {billing.payment_terms_days} days.")
+    return " ".join(part for part in parts if part)
+
+
+def private_note(brief: HandoffBrief, billing: BillingTerms, tag: str) -> str:
+    """The internal note: our tag first (so clipping never loses it), then the agreed terms."""
+    lines = [f"Created by Handoff {tag}", f"Terms: {describe_terms(billing)}"]
+    if billing.po_required or billing.po_number:
+        lines.append(f"PO: {billing.po_number or 'required, not yet supplied'}")
+    if billing.conditions:
+        lines.append(f"Conditions: {billing.conditions}")
+    if brief.slack_thread_url:
+        lines.append(f"Slack: {brief.slack_thread_url}")
+    if brief.crm_deal_url:
+        lines.append(f"CRM: {brief.crm_deal_url}")
+    return "\n".join(lines)
+
+
+def customer_notes(brief: HandoffBrief, billing: BillingTerms) -> str:
+    """Customer notes: PO requirement, tax id and where the customer came from."""
+    lines = [f"PO required: {'yes' if billing.po_required else 'no'}"]
+    if billing.po_number:
+        lines.append(f"PO number: {billing.po_number}")
+    if billing.tax_id:
+        lines.append(f"Tax ID: {billing.tax_id}")
+    lines.append(f"Created by Handoff ({brief.marker})")
+    if brief.slack_thread_url:
+        lines.append(f"Slack: {brief.slack_thread_url}")
+    return "\n".join(lines)
+
+
+def describe_terms(billing: BillingTerms) -> str:
+    """The agreed billing terms in one line, amounts as agreed."""
+    value = f"{billing.currency} {billing.contract_value:,.2f}"
+    net = f"net {billing.payment_terms_days} days"
+    if billing.schedule in ("monthly", "quarterly"):
+        periods, each = billing.recurring_periods(), billing.instalment_amount()
+        total = each * periods
+        text = (
+            f"{value} {billing.schedule} from {billing.first_invoice_date} to "
+            f"{billing.term_end}: {periods} x {each:,.2f}, {net}"
+        )
+        if total != billing.contract_value:
+            text += f" (instalments total {total:,.2f})"
+        return text
+    if billing.schedule == "milestones":
+        return f"{value} in {len(billing.milestones)} milestones, {net}"
+    return f"{value} one-off on {billing.first_invoice_date}, {net}"
+
+
+# --- vendor-neutral billing rules (xero.py uses them too) -------------------------------------
+
+
+def check_recurring(billing: BillingTerms, vendor: str) -> int:
+    """Months between instalments; rejects terms whose schedule would not bill the agreed count."""
+    if billing.term_start is None or billing.term_end is None:
+        raise VendorRejected(
+            vendor, f"{billing.schedule} billing needs a term start and end", field="term_end"
+        )
+    step = 1 if billing.schedule == "monthly" else 3
+    count = instalment_count(billing.first_invoice_date, billing.term_end, step)
+    if count != billing.recurring_periods():
+        raise VendorRejected(
+            vendor,
+            f"a {billing.schedule} schedule from {billing.first_invoice_date} to "
+            f"{billing.term_end} makes {count} invoices, but the contract is split into "
+            f"{billing.recurring_periods()} instalments",
+            field="first_invoice_date",
+        )
+    return step
+
+
+def instalment_count(first: date, end: date, step_months: int) -> int:
+    """How many invoice dates `first`, `first + step`, ... fall on or before `end`."""
+    count = 0
+    while add_months(first, count * step_months) <= end:
+        count += 1
+    return count
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` moved by whole months, clamped to the month's last day (Jan 31 + 1 = Feb 28/29)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def marker_tag(marker: str, index: int) -> str:
+    """The text that finds a document again; the closing parenthesis keeps /1 apart from /10."""
+    return f"(ref {marker}/{index})"
+
+
+def request_id(idempotency_key: str, action: str, index: int) -> str:
+    """A stable QBO requestid for one create of one handoff attempt chain."""
+    digest = hashlib.sha256(f"{idempotency_key}|{action}|{index}".encode()).hexdigest()
+    return digest[:40]  # QBO allows up to 50 characters
+
+
+def qbo_quote(value: str) -> str:
+    """A QBO query string literal: backslash escapes backslashes and apostrophes."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def money_json(body: Any) -> bytes:
+    """JSON where every Decimal is a number with exactly two decimals (no float on the way)."""
+    nonce = secrets.token_hex(8)
+
+    def encode(value: object) -> str:
+        if isinstance(value, Decimal):
+            return f"{nonce}{value.quantize(Decimal('0.01')):f}"
+        if isinstance(value, date):
+            return value.isoformat()
+        raise TypeError(f"cannot serialise {type(value).__name__}")
+
+    text = json.dumps(body, default=encode, ensure_ascii=False, separators=(",", ":"))
+    return re.sub(f'"{nonce}(-?[0-9]+\\.[0-9]+)"', r"\1", text).encode()
+
+
+def describe_qbo_error(response: requests.Response) -> tuple[str, str | None]:
+    """QBO's Fault as `type: Message: Detail (field X)`, plus the element it names."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:300]}", None
+    fault = _key(body, "Fault")
+    errors = _key(fault, "Error") if isinstance(fault, dict) else None
+    if not isinstance(errors, list) or not errors:
+        return f"HTTP {response.status_code}: {str(body)[:500]}", None
+    field: str | None = None
+    parts = []
+    for error in errors:
+        element = _key(error, "element")
+        field = field or (str(element) if element else None)
+        text = f"{_key(error, 'Message')}: {_key(error, 'Detail')}"
+        parts.append(f"{text} (field {element})" if element else text)
+    return f"HTTP {response.status_code} {_key(fault, 'type')}: {'; '.join(parts)}", field
+
+
+def _key(mapping: object, name: str) -> Any:
+    """`mapping[name]`, ignoring case (QBO answers "Fault" or "fault" depending on the layer)."""
+    if not isinstance(mapping, dict):
+        return None
+    return next((v for k, v in mapping.items() if k.lower() == name.lower()), None)
+
+
+def require_billing(brief: HandoffBrief, vendor: str) -> BillingTerms:
+    """The brief's billing terms; a handoff without them cannot be billed."""
+    if brief.billing is None:
+        raise VendorRejected(vendor, "the handoff has no billing terms", field="billing")
+    return brief.billing
+
+
+def require_milestones(billing: BillingTerms, vendor: str) -> tuple[Milestone, ...]:
+    """The milestones of a milestone schedule (at least one)."""
+    if not billing.milestones:
+        raise VendorRejected(vendor, "milestone billing without milestones", field="milestones")
+    return billing.milestones
+
+
+def exact_money(amount: Decimal, field: str, vendor: str) -> Decimal:
+    """The amount unchanged; rejects sub-cent amounts rather than rounding them silently."""
+    if amount != amount.quantize(Decimal("0.01")):
+        raise VendorRejected(vendor, f"{amount} has more than two decimals", field=field)
+    return amount
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_currency(customer: Mapping[str, Any], billing: BillingTerms, name: str) -> None:
+    currency = (customer.get("CurrencyRef") or {}).get("value")
+    if currency and currency != billing.currency:
+        raise VendorRejected(
+            VENDOR,
+            f"customer '{name}' is billed in {currency} but the handoff agreed {billing.currency}",
+            field="CurrencyRef",
+        )
+
+
+def build(settings: Mapping[str, Any], ctx: VendorContext) -> QuickBooksFinance:
+    """Registry factory: `quickbooks` settings, secrets from ctx.env, tokens in ctx.token_store."""
+    config = QuickBooksConfig.model_validate(dict(settings))
+    oauth = OAuthClientConfig(
+        provider=VENDOR,
+        account=config.realm_id,
+        token_url=config.token_url,
+        client_id=ctx.env.get(config.client_id_env, ""),
+        client_secret=ctx.env.get(config.client_secret_env, ""),
+        refresh_token_env=config.refresh_token_env,
+    )
+    refresher = OAuthRefresher(
+        oauth, ctx.token_store, env=ctx.env, warn_admin=ctx.warn_admin, sleep=ctx.sleep
+    )
+    http = VendorHttp(
+        VENDOR,
+        f"{config.base_url.rstrip('/')}/v3/company/{config.realm_id}",
+        refresher.auth_headers,
+        sleep=ctx.sleep,
+        describe_error=describe_qbo_error,
+    )
+    return QuickBooksFinance(config, refresher, http)

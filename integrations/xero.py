@@ -1,0 +1,470 @@
+"""Xero: the contact, then a repeating invoice or draft invoices matching the billing terms.
+
+What this module relies on (checked against shared/contracts/xero/xero_accounting.subset.yaml):
+- every write carries `Idempotency-Key` (max 128 characters), stable per handoff + action + index,
+  so Xero answers a repeat with the original response;
+- `summarizeErrors=true` on creates, so a validation problem is a 400 with
+  `Elements[].ValidationErrors[]`;
+- history notes exist in the subset for repeating invoices only (`/RepeatingInvoices/{id}/History`):
+  plain invoices get no note (their `/Invoices/{id}/History` is not in the contract subset);
+- our marker lives in the line description as "(ref <marker>/<n>)", the only text field a plain
+  invoice has besides Reference, which carries the PO number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from integrations.http import VendorHttp
+from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
+from integrations.ports import (
+    BillingTerms,
+    Contact,
+    CreatedRecord,
+    HandoffBrief,
+    ThreadComment,
+    VendorRejected,
+)
+from integrations.quickbooks import (
+    check_recurring,
+    describe_terms,
+    exact_money,
+    marker_tag,
+    money_json,
+    require_billing,
+    require_milestones,
+)
+
+if TYPE_CHECKING:
+    from integrations.registry import VendorContext
+
+log = logging.getLogger(__name__)
+
+VENDOR = "xero"
+XERO_TOKEN_URL = "https://identity.xero.com/connect/token"
+PAGE_SIZE = 100  # Xero's page size for Contacts and Invoices
+PAGE_LIMIT = 20  # stop a look-first scan after this many pages
+IDEMPOTENCY_KEY_MAX = 128
+HISTORY_DETAILS_MAX = 250  # Xero's limit for one history note
+HISTORY_CHUNKS_MAX = 20
+CONTACT_PERSONS_MAX = 5
+DEAD_STATUSES = frozenset({"DELETED", "VOIDED"})
+
+
+class XeroConfig(BaseModel):
+    """The `xero` settings block."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str = Field(min_length=1)
+    account_code: str = Field(min_length=1, description="sales account for invoice lines")
+    base_url: str = "https://api.xero.com/api.xro/2.0"
+    token_url: str = XERO_TOKEN_URL
+    client_id_env: str = "XERO_CLIENT_ID"
+    client_secret_env: str = "XERO_CLIENT_SECRET"
+    refresh_token_env: str = "XERO_REFRESH_TOKEN"
+    line_amount_types: Literal["Exclusive", "Inclusive", "NoTax"] = "Exclusive"
+    repeating_status: Literal["DRAFT", "AUTHORISED"] = "DRAFT"
+    tax_type: str | None = None
+    # Xero does not state the refresh token's lifetime in the token response.
+    refresh_token_lifetime_days: int = 60
+    app_url: str | None = "https://go.xero.com"
+
+
+@dataclass(frozen=True)
+class _Document:
+    """One Xero object to create: its collection, body and the tag that finds it again."""
+
+    collection: str  # "RepeatingInvoices" or "Invoices"
+    index: int
+    tag: str
+    body: dict[str, Any]
+
+
+class XeroFinance:
+    """FinanceTool for Xero."""
+
+    vendor = VENDOR
+
+    def __init__(self, config: XeroConfig, refresher: OAuthRefresher, http: VendorHttp) -> None:
+        self._config = config
+        self._refresher = refresher
+        self._http = http
+        self._note_logged = False
+
+    def create_billing_setup(
+        self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
+    ) -> CreatedRecord:
+        """Find or create the contact, then the repeating invoice or invoices for the schedule."""
+        billing = require_billing(brief, VENDOR)
+        documents = plan_documents(brief, billing, self._config)  # validates before any call
+        contact_id = self._contact_id(brief, billing, idempotency_key)
+        existing = self._existing(documents, contact_id) if look_first else {}
+        ids = [
+            existing.get(doc.tag) or self._create(doc, contact_id, brief, idempotency_key)
+            for doc in documents
+        ]
+        if documents[0].collection == "RepeatingInvoices":
+            self._put_history(ids[0], context_note(brief, billing), idempotency_key, "context")
+            return CreatedRecord(vendor=VENDOR, kind="repeating_invoice", external_id=ids[0])
+        app = self._config.app_url
+        return CreatedRecord(
+            vendor=VENDOR,
+            kind="invoice",
+            external_id=ids[0],
+            url=f"{app}/AccountsReceivable/View.aspx?InvoiceID={ids[0]}" if app else None,
+            extra_ids=tuple(ids[1:]),
+        )
+
+    def add_note(
+        self, record: CreatedRecord, comment: ThreadComment, *, idempotency_key: str
+    ) -> str | None:
+        """Add "author (time): text" to a repeating invoice's history; None for plain invoices."""
+        if record.kind != "repeating_invoice":
+            if not self._note_logged:
+                log.info("xero_note_unsupported kind=%s record=%s", record.kind, record.external_id)
+                self._note_logged = True
+            return None
+        posted = comment.posted_at.isoformat(timespec="minutes")
+        self._put_history(
+            record.external_id,
+            f"{comment.author} ({posted}): {comment.text}",
+            idempotency_key,
+            "note",
+        )
+        log.info("xero_note_added record=%s comment=%s", record.external_id, comment.marker)
+        return comment.marker  # history records have no id of their own
+
+    # --- contact ----------------------------------------------------------------------------
+
+    def _contact_id(self, brief: HandoffBrief, billing: BillingTerms, key: str) -> str:
+        found = self._find_contact(brief.account_name)
+        if found is not None:
+            log.info("xero_contact_found handoff=%s contact=%s", brief.handoff_id, found)
+            return found
+        created = self._put(
+            "Contacts", contact_body(brief, billing), idempotency_header(key, "contact", 0)
+        )
+        log.info(
+            "xero_contact_created handoff=%s contact=%s", brief.handoff_id, created["ContactID"]
+        )
+        return str(created["ContactID"])
+
+    def _find_contact(self, name: str) -> str | None:
+        """ContactID of the contact named exactly `name` (searchTerm is a contains-search)."""
+        wanted = name.casefold()
+        for contact in self._pages(
+            "/Contacts", "Contacts", {"searchTerm": name, "summaryOnly": "true"}
+        ):
+            if str(contact.get("Name", "")).casefold() == wanted:
+                return str(contact["ContactID"])
+        return None
+
+    # --- documents --------------------------------------------------------------------------
+
+    def _existing(self, documents: list[_Document], contact_id: str) -> dict[str, str]:
+        """Ids of documents already carrying our tags (an earlier attempt got that far)."""
+        if documents[0].collection == "RepeatingInvoices":
+            rows: Iterator[dict[str, Any]] = iter(
+                self._get("/RepeatingInvoices", {}).get("RepeatingInvoices", [])
+            )
+            id_key = "RepeatingInvoiceID"
+        else:
+            # Xero returns line items in invoice lists only when paging.
+            rows = self._pages("/Invoices", "Invoices", {"ContactIDs": contact_id})
+            id_key = "InvoiceID"
+        found: dict[str, str] = {}
+        for row in rows:
+            if not _belongs_to(row, contact_id):
+                continue
+            text = " ".join(str(line.get("Description", "")) for line in row.get("LineItems", []))
+            for doc in documents:
+                if doc.tag in text:
+                    found[doc.tag] = str(row[id_key])
+        return found
+
+    def _create(self, doc: _Document, contact_id: str, brief: HandoffBrief, key: str) -> str:
+        id_key = "RepeatingInvoiceID" if doc.collection == "RepeatingInvoices" else "InvoiceID"
+        idempotency = idempotency_header(key, doc.collection, doc.index)
+        created = self._put(doc.collection, with_contact(doc, contact_id), idempotency)
+        log.info(
+            "xero_document_created handoff=%s marker=%s kind=%s index=%s id=%s",
+            brief.handoff_id,
+            brief.marker,
+            doc.collection,
+            doc.index,
+            created[id_key],
+        )
+        return str(created[id_key])
+
+    def _put_history(self, repeating_id: str, text: str, key: str, action: str) -> None:
+        body = {"HistoryRecords": [{"Details": chunk} for chunk in history_chunks(text)]}
+        self._write(
+            f"/RepeatingInvoices/{repeating_id}/History",
+            body,
+            idempotency_header(key, action, 0),
+        )
+
+    # --- transport --------------------------------------------------------------------------
+
+    def _put(self, collection: str, body: Mapping[str, Any], idempotency: str) -> dict[str, Any]:
+        """PUT one object into a collection; returns the object Xero created."""
+        # summarizeErrors=true: a validation problem comes back as a 400, not inside a 200.
+        answer = self._write(f"/{collection}", body, idempotency, {"summarizeErrors": "true"})
+        created: dict[str, Any] = answer[collection][0]
+        problems = [str(e.get("Message")) for e in created.get("ValidationErrors") or []]
+        if problems:
+            raise VendorRejected(VENDOR, f"{collection}: {'; '.join(problems)}")
+        return created
+
+    def _write(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        idempotency: str,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """PUT `body` to `path` with its Idempotency-Key; returns Xero's answer."""
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency}
+
+        def send() -> requests.Response:
+            # The Idempotency-Key makes the write safe to repeat after a 5xx or a timeout.
+            return self._http.request(
+                "PUT",
+                path,
+                params=params,
+                data=money_json(body),
+                headers=headers,
+                safe_to_repeat=True,
+            )
+
+        answer: dict[str, Any] = call_with_reauth(self._refresher, send).json()
+        return answer
+
+    def _get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        def send() -> requests.Response:
+            return self._http.request("GET", path, params=params)
+
+        answer: dict[str, Any] = call_with_reauth(self._refresher, send).json()
+        return answer
+
+    def _pages(
+        self, path: str, collection: str, params: Mapping[str, str]
+    ) -> Iterator[dict[str, Any]]:
+        for page in range(1, PAGE_LIMIT + 1):
+            batch: list[dict[str, Any]] = self._get(path, {**params, "page": str(page)}).get(
+                collection, []
+            )
+            yield from batch
+            if len(batch) < PAGE_SIZE:
+                return
+
+
+# --- bodies -----------------------------------------------------------------------------------
+
+
+def plan_documents(
+    brief: HandoffBrief, billing: BillingTerms, config: XeroConfig
+) -> list[_Document]:
+    """The Xero objects the schedule needs, in creation order (bodies without the contact)."""
+    plan = _Plan(brief, billing, config)
+    if billing.schedule in ("monthly", "quarterly"):
+        return [plan.repeating()]
+    if billing.schedule == "one_off":
+        due = billing.first_invoice_date + timedelta(days=billing.payment_terms_days)
+        amount = exact_money(billing.contract_value, "contract_value", VENDOR)
+        return [plan.invoice(1, (brief.title, amount), (billing.first_invoice_date, due))]
+    documents = []
+    for index, milestone in enumerate(require_milestones(billing, VENDOR), start=1):
+        amount = exact_money(milestone.amount, f"milestones[{index}].amount", VENDOR)
+        # Never date an invoice after the day it is due.
+        issued = min(billing.first_invoice_date, milestone.due_date)
+        line = (milestone.description, amount)
+        documents.append(plan.invoice(index, line, (issued, milestone.due_date)))
+    return documents
+
+
+def with_contact(doc: _Document, contact_id: str) -> dict[str, Any]:
+    """The document's body pointing at the contact."""
+    [body] = doc.body[doc.collection]
+    return {doc.collection: [{**body, "Contact": {"ContactID": contact_id}}]}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Builds document bodies for one brief."""
+
+    brief: HandoffBrief
+    billing: BillingTerms
+    config: XeroConfig
+
+    def repeating(self) -> _Document:
+        """A repeating invoice: an instalment every 1 or 3 months, first invoice to term end."""
+        billing = self.billing
+        step = check_recurring(billing, VENDOR)
+        tag = marker_tag(self.brief.marker, 1)
+        label = f"{self.brief.title}: {billing.schedule} instalment"
+        body = self.common(label, billing.instalment_amount(), tag)
+        body["Schedule"] = {
+            "Period": step,
+            "Unit": "MONTHLY",
+            "DueDate": billing.payment_terms_days,
+            "DueDateType": "DAYSAFTERBILLDATE",
+            "StartDate": billing.first_invoice_date,
+            "EndDate": billing.term_end,
+        }
+        body["Status"] = self.config.repeating_status
+        return _Document("RepeatingInvoices", 1, tag, {"RepeatingInvoices": [body]})
+
+    def invoice(self, index: int, line: tuple[str, Decimal], dates: tuple[date, date]) -> _Document:
+        """A draft sales invoice (ACCREC) for one amount, dated and due as agreed."""
+        tag = marker_tag(self.brief.marker, index)
+        body = self.common(line[0], line[1], tag)
+        body["Date"], body["DueDate"] = dates
+        body["Status"] = "DRAFT"
+        return _Document("Invoices", index, tag, {"Invoices": [body]})
+
+    def common(self, description: str, amount: Decimal, tag: str) -> dict[str, Any]:
+        """Fields both shapes share: type, one line, tax treatment, currency, PO reference."""
+        line: dict[str, Any] = {
+            "Description": f"{description} {tag}",
+            "Quantity": 1,
+            "UnitAmount": amount,
+            "AccountCode": self.config.account_code,
+        }
+        if self.config.tax_type:
+            line["TaxType"] = self.config.tax_type
+        body: dict[str, Any] = {
+            "Type": "ACCREC",
+            "LineItems": [line],
+            "LineAmountTypes": self.config.line_amount_types,
+            "CurrencyCode": self.billing.currency,
+        }
+        if self.billing.po_number:
+            body["Reference"] = self.billing.po_number
+        return body
+
+
+def contact_body(brief: HandoffBrief, billing: BillingTerms) -> dict[str, Any]:
+    """A new Contact: the account, its billing contact as primary person, other billing people."""
+    contact: dict[str, Any] = {"Name": brief.account_name, "DefaultCurrency": billing.currency}
+    if billing.tax_id:
+        contact["TaxNumber"] = billing.tax_id
+    primary = brief.billing_contact()
+    if primary:
+        contact.update(_person(primary))
+    persons = [
+        {**_person(person), "IncludeInEmails": True}
+        for person in brief.contacts
+        if person != primary and person.email and _is_billing_role(person)
+    ]
+    if persons:
+        contact["ContactPersons"] = persons[:CONTACT_PERSONS_MAX]
+    return {"Contacts": [contact]}
+
+
+def context_note(brief: HandoffBrief, billing: BillingTerms) -> str:
+    """The internal history note on a repeating invoice: terms, PO, conditions and links."""
+    parts = [f"Created by Handoff ({brief.marker}). Terms: {describe_terms(billing)}."]
+    if billing.po_required or billing.po_number:
+        parts.append(f"PO: {billing.po_number or 'required, not yet supplied'}.")
+    if billing.conditions:
+        parts.append(f"Conditions: {billing.conditions}")
+    if brief.slack_thread_url:
+        parts.append(f"Slack: {brief.slack_thread_url}")
+    return " ".join(parts)
+
+
+def history_chunks(text: str) -> list[str]:
+    """`text` as history notes of at most 250 characters each, numbered when split."""
+    if len(text) <= HISTORY_DETAILS_MAX:
+        return [text]
+    size = HISTORY_DETAILS_MAX - len(f"({HISTORY_CHUNKS_MAX}/{HISTORY_CHUNKS_MAX}) ")
+    pieces = [text[start : start + size] for start in range(0, len(text), size)]
+    if len(pieces) > HISTORY_CHUNKS_MAX:
+        pieces = pieces[:HISTORY_CHUNKS_MAX]
+        pieces[-1] = pieces[-1][:-1] + "…"  # a very long message is cut, visibly
+    return [f"({n}/{len(pieces)}) {piece}" for n, piece in enumerate(pieces, start=1)]
+
+
+def idempotency_header(idempotency_key: str, action: str, index: int) -> str:
+    """A stable Idempotency-Key for one write; hashed when it would exceed Xero's 128 characters."""
+    raw = f"{idempotency_key}:{action}:{index}"
+    return raw if len(raw) <= IDEMPOTENCY_KEY_MAX else hashlib.sha256(raw.encode()).hexdigest()
+
+
+def describe_xero_error(response: requests.Response) -> tuple[str, str | None]:
+    """Xero's own words: every ValidationErrors message, else its Message/Detail/Title."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:300]}", None
+    if not isinstance(body, dict):
+        return f"HTTP {response.status_code}: {str(body)[:300]}", None
+    messages = [
+        str(error.get("Message"))
+        for element in body.get("Elements") or []
+        for error in element.get("ValidationErrors") or []
+    ]
+    text = "; ".join(messages) or body.get("Message") or body.get("Detail") or str(body)[:300]
+    kind = body.get("Type") or body.get("Title") or "error"
+    return f"HTTP {response.status_code} {kind}: {text}", None
+
+
+def _person(contact: Contact) -> dict[str, Any]:
+    first, _, last = contact.name.strip().rpartition(" ")
+    person: dict[str, Any] = {"FirstName": first or last}
+    if first:
+        person["LastName"] = last
+    if contact.email:
+        person["EmailAddress"] = contact.email
+    return person
+
+
+def _is_billing_role(contact: Contact) -> bool:
+    role = contact.role.lower()
+    return "billing" in role or "accounts" in role or "finance" in role
+
+
+def _belongs_to(row: Mapping[str, Any], contact_id: str) -> bool:
+    contact = row.get("Contact") or {}
+    return contact.get("ContactID") == contact_id and row.get("Status") not in DEAD_STATUSES
+
+
+def build(settings: Mapping[str, Any], ctx: VendorContext) -> XeroFinance:
+    """Registry factory: settings block `xero`, secrets from ctx.env, tokens in ctx.token_store."""
+    config = XeroConfig.model_validate(dict(settings))
+    oauth = OAuthClientConfig(
+        provider=VENDOR,
+        account=config.tenant_id,
+        token_url=config.token_url,
+        client_id=ctx.env.get(config.client_id_env, ""),
+        client_secret=ctx.env.get(config.client_secret_env, ""),
+        refresh_token_env=config.refresh_token_env,
+        default_refresh_lifetime=timedelta(days=config.refresh_token_lifetime_days),
+    )
+    refresher = OAuthRefresher(
+        oauth, ctx.token_store, env=ctx.env, warn_admin=ctx.warn_admin, sleep=ctx.sleep
+    )
+    http = VendorHttp(
+        VENDOR,
+        config.base_url,
+        _with_tenant(refresher, config.tenant_id),
+        sleep=ctx.sleep,
+        describe_error=describe_xero_error,
+    )
+    return XeroFinance(config, refresher, http)
+
+
+def _with_tenant(refresher: OAuthRefresher, tenant_id: str) -> Callable[[], dict[str, str]]:
+    """Auth headers plus the organisation every Xero call is about."""
+    return lambda: {**refresher.auth_headers(), "xero-tenant-id": tenant_id}

@@ -1,0 +1,361 @@
+"""The form, the submission, the thread and the confirmations, through signed Slack requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.models import AuditEvent, Handoff, HandoffStatus, ThreadMessage
+from tests.bot.conftest import (
+    FIN_MEMBER,
+    HANDOFF_CHANNEL,
+    OPS_MEMBER,
+    SELLER,
+    Harness,
+    load_payload,
+    won_event,
+)
+from tests.support.slack_state import initial_values, state_from_values
+
+DEAL = "332507367156"
+
+VALID: dict[str, Any] = {
+    "account_name": "Acme Ltd",
+    "why_they_bought": "Their reporting takes two days a month; they want it automated.",
+    "success_criteria": "Month-end report produced in under 2 hours by day 90.",
+    "month_one": "Weekly status email on Fridays, fortnightly call with the PM.",
+    "promises_made": "None",
+    "buyer_name": "Dana Ops",
+    "buyer_role": "Operations Director",
+    "buyer_email": "dana@acme.example",
+    "day_to_day_name": "Pat Manager",
+    "day_to_day_role": "Project Manager",
+    "day_to_day_email": "pat@acme.example",
+    "billing_contact_name": "Bill Payable",
+    "billing_contact_role": "Accounts Payable",
+    "billing_contact_email": "ap@acme.example",
+    "deliverables": "Reporting pipeline\nDashboard\nTraining session",
+    "out_of_scope": "Data warehouse migration",
+    "term_start": "2027-01-01",
+    "term_end": "2027-12-31",
+    "contract_value": "36000",
+    "currency": "GBP",
+    "schedule": "quarterly",
+    "first_invoice_date": "2027-01-01",
+    "payment_terms_days": "30",
+    "earliest_kickoff": "2027-01-11",
+    "kickoff_waits_on": "Old supplier's contract ends 2027-01-08",
+}
+
+
+def won_and_dm(h: Harness) -> tuple[int, dict[str, Any]]:
+    """Win the deal through the webhook; return the handoff id and the DM's button."""
+    h.hubspot.add_deal(
+        DEAL,
+        contacts=(
+            {
+                "firstname": "Dana",
+                "lastname": "Ops",
+                "email": "dana@acme.example",
+                "jobtitle": "Operations Director",
+            },
+            {
+                "firstname": "Pat",
+                "lastname": "Manager",
+                "email": "pat@acme.example",
+                "jobtitle": "Project Manager",
+            },
+        ),
+    )
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [dm] = h.slack.dms_to(SELLER)
+    button = dm.blocks[1]["elements"][0]
+    return int(button["value"]), button
+
+
+def click(
+    h: Harness, action_id: str, value: str, user: str = SELLER, channel: str = HANDOFF_CHANNEL
+) -> Any:
+    payload = load_payload("block_actions.message_button.json")
+    payload["user"] = {"id": user, "username": user, "team_id": "T111"}
+    payload["channel"] = {"id": channel, "name": "handoffs"}
+    payload["actions"] = [
+        {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": "b",
+            "value": value,
+            "text": {"type": "plain_text", "text": "x"},
+            "action_ts": "1.2",
+        }
+    ]
+    return h.interact(payload)
+
+
+def open_form(h: Harness, handoff_id: int) -> tuple[str, dict[str, Any]]:
+    response = click(h, "open_form", str(handoff_id))
+    assert response.status == 200
+    view_id = list(h.slack.views)[-1]
+    return view_id, h.slack.views[view_id]
+
+
+def submit(
+    h: Harness, view_id: str, view: dict[str, Any], values: dict[str, Any], user: str = SELLER
+) -> Any:
+    payload = load_payload("view_submission.json")
+    payload["user"] = {"id": user, "username": user, "team_id": "T111"}
+    payload["view"] = {
+        **payload["view"],
+        **view,
+        "id": view_id,
+        "state": {"values": state_from_values(view, values)},
+    }
+    return h.interact(payload)
+
+
+def submitted_handoff(h: Harness) -> tuple[int, Handoff]:
+    handoff_id, _ = won_and_dm(h)
+    view_id, view = open_form(h, handoff_id)
+    response = submit(h, view_id, view, VALID)
+    assert response.status == 200, response.body
+    with h.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None
+        return handoff_id, handoff
+
+
+def test_form_opens_with_loading_view_then_crm_prefill(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+
+    _, view = open_form(harness, handoff_id)
+
+    first_call, _ = harness.slack.view_calls[0]
+    assert first_call == "views.open"
+    assert harness.slack.view_calls[0][1]["callback_id"] != view["callback_id"]  # loading first
+    shown = initial_values(view)
+    assert shown["account_name"] == "Acme Ltd"
+    assert shown["contract_value"] == "36000"
+    assert shown["currency"] == "GBP"
+    assert "Dana Ops" in json.dumps(shown)
+    assert json.loads(view["private_metadata"]) == {"handoff_id": handoff_id}
+    assert harness.slack.problems == []
+
+
+def test_form_invalid_submission_shows_errors_by_field_and_keeps_values(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    view_id, view = open_form(harness, handoff_id)
+    bad = {**VALID, "term_end": "2026-06-30", "buyer_email": "not-an-email"}
+
+    response = submit(harness, view_id, view, bad)
+
+    body = json.loads(response.body)
+    assert body["response_action"] == "errors"
+    assert set(body["errors"]) >= {"term_end", "buyer_email"}
+    with harness.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None
+        assert handoff.status == HandoffStatus.AWAITING_FORM
+        assert handoff.draft_payload is not None
+        assert handoff.draft_payload["why_they_bought"] == VALID["why_they_bought"]
+
+
+def test_form_closed_keeps_draft_and_reopening_restores_it(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    view_id, view = open_form(harness, handoff_id)
+    closed = load_payload("view_closed.json")
+    closed["user"] = {"id": SELLER, "username": "s", "team_id": "T111"}
+    typed = {"why_they_bought": "Half-typed reason", "account_name": "Acme Ltd"}
+    closed["view"] = {
+        **closed["view"],
+        **view,
+        "id": view_id,
+        "state": {"values": state_from_values(view, typed)},
+    }
+
+    assert harness.interact(closed).status == 200
+    _, reopened = open_form(harness, handoff_id)
+
+    assert initial_values(reopened)["why_they_bought"] == "Half-typed reason"
+
+
+def test_form_submission_posts_thread_releases_deal_and_notifies_teams(harness: Harness) -> None:
+    _, handoff = submitted_handoff(harness)
+
+    # No team tool is configured here, so the only record is the CRM note: delivered at once.
+    assert handoff.status == HandoffStatus.DELIVERED
+    assert handoff.record("crm_note") is not None
+    assert len(harness.hubspot.notes) == 1
+    assert handoff.form_payload is not None and handoff.schema_version >= 1
+    assert harness.hubspot.stage_changes[-1] == (DEAL, "closedwon")
+    [root] = harness.slack.in_channel(HANDOFF_CHANNEL)
+    assert handoff.thread_ts == root.ts
+    text = json.dumps(root.blocks)
+    for expected in (
+        "Acme Ltd",
+        "Operations Director",
+        "Confirm for Operations",
+        "Confirm for Finance",
+        "View handoff",
+    ):
+        assert expected in text
+    [announce] = harness.slack.in_channel(HANDOFF_CHANNEL, thread_ts=root.ts)
+    assert "<!subteam^S0OPS>" in announce.text and f"<@{FIN_MEMBER}>" in announce.text
+    assert harness.slack.problems == []
+
+
+def test_form_resubmission_is_refused_without_change(harness: Harness) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+    view_id = list(harness.slack.views)[-1]
+    form_view = next(
+        v for m, v in harness.slack.view_calls if "handoff_form" in str(v.get("callback_id"))
+    )
+
+    response = submit(harness, view_id, form_view, {**VALID, "account_name": "Changed"})
+
+    body = json.loads(response.body)
+    assert body["response_action"] == "update"
+    assert "already submitted" in json.dumps(body["view"])
+    with harness.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None and handoff.account_name == "Acme Ltd"
+
+
+def test_confirm_by_non_member_is_refused_with_ephemeral(harness: Harness) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+
+    click(harness, "confirm_handoff:finance", f"{handoff_id}:finance", user=OPS_MEMBER)
+
+    [note] = harness.slack.ephemerals
+    assert note.user == OPS_MEMBER and "Only members of Finance" in note.text
+    with harness.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None and handoff.receipt("finance").confirmed_at is None
+
+
+def test_confirm_by_each_team_updates_message_and_completes(harness: Harness) -> None:
+    handoff_id, handoff = submitted_handoff(harness)
+    root_ts = handoff.thread_ts
+    assert root_ts is not None
+
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=OPS_MEMBER)
+    after_ops = harness.slack.latest(HANDOFF_CHANNEL, root_ts)
+    assert f"confirmed by <@{OPS_MEMBER}>" in json.dumps(after_ops.blocks)
+    assert "Confirm for Operations" not in json.dumps(after_ops.blocks)
+
+    click(harness, "confirm_handoff:finance", f"{handoff_id}:finance", user=FIN_MEMBER)
+
+    with harness.services.uow() as uow:
+        stored = uow.repo.handoff(handoff_id)
+        assert stored is not None and stored.status == HandoffStatus.CONFIRMED
+    final = harness.slack.latest(HANDOFF_CHANNEL, root_ts)
+    assert "Handoff complete" in json.dumps(final.blocks)
+    replies = harness.slack.in_channel(HANDOFF_CHANNEL, thread_ts=root_ts)
+    assert any("this handoff is complete" in m.text for m in replies)
+
+
+def test_thread_question_is_recorded_mentions_seller_and_shows_on_message(harness: Harness) -> None:
+    handoff_id, handoff = submitted_handoff(harness)
+    root_ts = handoff.thread_ts
+    question = {
+        "type": "message",
+        "channel": HANDOFF_CHANNEL,
+        "user": OPS_MEMBER,
+        "text": "Who grants VPN access?",
+        "ts": "1700000100.000100",
+        "thread_ts": root_ts,
+        "parent_user_id": "UBOT",
+        "event_ts": "1700000100.000100",
+        "channel_type": "channel",
+    }
+
+    harness.event(question)
+    harness.event(question, retry_num=1)  # Slack retried: still one record
+
+    with harness.services.uow() as uow:
+        messages = list(uow.session.scalars(select(ThreadMessage)))
+    assert [(m.user_id, m.is_question) for m in messages] == [(OPS_MEMBER, True)]
+    replies = harness.slack.in_channel(HANDOFF_CHANNEL, thread_ts=root_ts)
+    assert any(f"<@{SELLER}>" in m.text and f"<@{OPS_MEMBER}>" in m.text for m in replies)
+    assert root_ts is not None
+    assert "Who grants VPN access?" in json.dumps(
+        harness.slack.latest(HANDOFF_CHANNEL, root_ts).blocks
+    )
+
+    answer = {
+        **question,
+        "user": SELLER,
+        "text": "Their IT lead, Kim.",
+        "ts": "1700000200.000200",
+        "event_ts": "1700000200.000200",
+    }
+    harness.event(answer)
+
+    with harness.services.uow() as uow:
+        asked = uow.session.scalars(select(ThreadMessage).where(ThreadMessage.is_question)).one()
+        assert asked.answered_at is not None
+    assert "Open questions" not in json.dumps(harness.slack.latest(HANDOFF_CHANNEL, root_ts).blocks)
+    assert handoff_id
+
+
+def test_audit_timeline_records_every_step(harness: Harness) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=OPS_MEMBER)
+
+    with harness.services.uow() as uow:
+        events = [
+            e.event
+            for e in uow.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.handoff_id == handoff_id)
+                .order_by(AuditEvent.id)
+            )
+        ]
+    for expected in (
+        "deal_won",
+        "sender_assigned",
+        "owner_notified",
+        "deal_stage_moved",
+        "submitted",
+        "posted",
+        "confirmed",
+    ):
+        assert expected in events
+
+
+def test_form_error_on_field_not_yet_shown_rerenders_with_it(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    view_id, view = open_form(harness, handoff_id)
+    assert "milestones" not in {b.get("block_id") for b in view["blocks"]}
+    # The salesperson picked "Milestones" and pressed submit before Slack re-rendered.
+    values = {**VALID, "schedule": "milestones"}
+
+    response = submit(harness, view_id, view, values)
+
+    body = json.loads(response.body)
+    assert body["response_action"] == "update"
+    assert "milestones" in {b.get("block_id") for b in body["view"]["blocks"]}
+    assert initial_values(body["view"])["why_they_bought"] == VALID["why_they_bought"]
+
+
+def test_form_opened_by_someone_else_explains_whose_it_is(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+
+    click(harness, "open_form", str(handoff_id), user=OPS_MEMBER)
+
+    shown = json.dumps(list(harness.slack.views.values())[-1])
+    assert f"<@{SELLER}>" in shown and "to complete" in shown
+
+
+def test_form_crm_down_still_opens_without_prefill(harness: Harness) -> None:
+    from tests.support.stub_server import Reply
+
+    handoff_id, _ = won_and_dm(harness)
+    harness.hubspot.fail_next = [Reply(503, {"message": "down"})] * 3
+
+    _, view = open_form(harness, handoff_id)
+
+    assert view["callback_id"] == "handoff_form.sales_to_delivery"
+    assert "could not be reached" in json.dumps(view)
+    assert initial_values(view)["account_name"] == "Acme Ltd"

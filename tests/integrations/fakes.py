@@ -1,0 +1,465 @@
+"""Stand-ins for the finance adapter tests: token store, clock, briefs and stateful vendor fakes.
+
+The vendor fakes are handlers for `StubServer`. Like the real vendors they honour idempotency:
+QuickBooks replays the answer to a repeated `requestid`, Xero the answer to a repeated
+`Idempotency-Key`. Each fake also serves its vendor's OAuth token endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from integrations.ports import (
+    BillingSchedule,
+    BillingTerms,
+    BriefItem,
+    BriefSection,
+    Contact,
+    HandoffBrief,
+    Milestone,
+    OAuthToken,
+)
+from tests.support.stub_server import Recorded, Reply
+
+QBO_TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+XERO_TOKEN_PATH = "/connect/token"
+XERO_PREFIX = "/api.xro/2.0"
+CLIENT_ID = "client-id"
+CLIENT_SECRET = "client-secret"
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+# --- token store, clock, recorders -------------------------------------------------------------
+
+
+class InMemoryTokenStore:
+    """A TokenStore in memory; `locked` is a real per-connection lock, attempts are counted."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], OAuthToken] = {}
+        self._locks: defaultdict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
+        self._changed = threading.Condition()
+        self.lock_attempts = 0
+        self.saved: list[OAuthToken] = []
+
+    def load(self, provider: str, account: str) -> OAuthToken | None:
+        with self._changed:
+            return self._tokens.get((provider, account))
+
+    def save(self, provider: str, account: str, token: OAuthToken) -> None:
+        with self._changed:
+            self._tokens[(provider, account)] = token
+            self.saved.append(token)
+
+    @contextmanager
+    def locked(self, provider: str, account: str) -> Iterator[None]:
+        with self._changed:
+            lock = self._locks[(provider, account)]
+            self.lock_attempts += 1
+            self._changed.notify_all()
+        with lock:
+            yield
+
+    def wait_for_lock_attempts(self, count: int, timeout: float = 5.0) -> bool:
+        """Block until `count` callers have asked for a lock (test choreography, not timing)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.lock_attempts >= count, timeout)
+
+
+class Clock:
+    """An injectable `now`: fixed until moved."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Sleeps(list[float]):
+    """Records every delay asked for instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+class Warnings(list[tuple[str, str]]):
+    """Records ctx.warn_admin calls."""
+
+    def __call__(self, vendor: str, message: str) -> None:
+        self.append((vendor, message))
+
+
+def stored_token(access: str = "access-0", refresh: str = "refresh-0") -> OAuthToken:
+    """A token that stays valid for the whole test run."""
+    return OAuthToken(access_token=access, refresh_token=refresh, expires_at=FAR_FUTURE)
+
+
+# --- briefs -----------------------------------------------------------------------------------
+
+MILESTONES = (
+    Milestone(
+        description="Discovery complete", amount=Decimal("10000.00"), due_date=date(2027, 2, 28)
+    ),
+    Milestone(description="Pilot live", amount=Decimal("15000.00"), due_date=date(2027, 5, 31)),
+    Milestone(
+        description="Rollout signed off", amount=Decimal("11000.50"), due_date=date(2027, 9, 30)
+    ),
+)
+
+
+def make_brief(
+    schedule: BillingSchedule = "monthly",
+    *,
+    account_name: str = "Acme Widgets Ltd",
+    **billing: Any,
+) -> HandoffBrief:
+    """A closed deal billed on `schedule`; keyword arguments override BillingTerms fields."""
+    defaults: dict[str, Any] = {
+        "contract_value": Decimal("36000.00"),
+        "currency": "GBP",
+        "schedule": schedule,
+        "first_invoice_date": date(2027, 1, 1),
+        "payment_terms_days": 30,
+        "po_required": True,
+        "po_number": "PO-7781",
+        "invoicing_entity": "Acme Widgets UK Ltd",
+        "tax_id": "GB123456789",
+        "conditions": "Invoice only after the kickoff call",
+        "term_start": date(2027, 1, 1),
+        "term_end": date(2027, 12, 31),
+    }
+    if schedule == "milestones":
+        defaults.update(contract_value=Decimal("36000.50"), milestones=MILESTONES)
+    if schedule == "one_off":
+        defaults.update(contract_value=Decimal("12500.00"), first_invoice_date=date(2027, 2, 15))
+    defaults.update(billing)
+    return HandoffBrief(
+        handoff_id=42,
+        kind="new_client",
+        marker="handoff-42",
+        title="Acme rollout",
+        account_name=account_name,
+        summary="Warehouse analytics for three sites.",
+        sections=(
+            BriefSection(title="Billing", items=(BriefItem(label="Terms", value="Net 30"),)),
+        ),
+        contacts=(
+            Contact(name="Sam Lee", role="Project lead", email="sam@acme.example"),
+            Contact(
+                name="Jane Doe",
+                role="Accounts payable",
+                email="ap@acme.example",
+                phone="+44 20 7946 0000",
+            ),
+        ),
+        billing=BillingTerms(**defaults),
+        slack_thread_url="https://example.slack.com/archives/C1/p1700000000000100",
+        crm_deal_url="https://crm.example/deals/9",
+    )
+
+
+# --- token endpoint ---------------------------------------------------------------------------
+
+
+@dataclass
+class TokenEndpoint:
+    """A rotating-refresh-token OAuth server: each refresh retires the refresh token it spent."""
+
+    refresh_token: str = "refresh-0"
+    valid_access: set[str] = field(default_factory=lambda: {"access-0"})
+    refresh_expires_in: int | None = 8_726_400  # Intuit's 101 days; None: not stated (Xero)
+    before_reply: Callable[[], object] | None = None
+    calls: list[Recorded] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, rec: Recorded) -> Reply:
+        with self.lock:
+            self.calls.append(rec)
+        if self.before_reply:
+            self.before_reply()
+        with self.lock:
+            return self._rotate(rec)
+
+    def _rotate(self, rec: Recorded) -> Reply:
+        expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        if rec.header("Authorization") != f"Basic {expected}":
+            return Reply(401, {"error": "invalid_client"})
+        form = rec.form
+        if (
+            form.get("grant_type") != "refresh_token"
+            or form.get("refresh_token") != self.refresh_token
+        ):
+            return Reply(400, {"error": "invalid_grant", "error_description": "Token invalid"})
+        number = len(self.calls)
+        self.refresh_token = f"refresh-{number}"
+        self.valid_access.add(f"access-{number}")
+        body: dict[str, Any] = {
+            "access_token": f"access-{number}",
+            "refresh_token": self.refresh_token,
+            "token_type": "bearer",
+            "expires_in": 3600,
+        }
+        if self.refresh_expires_in is not None:
+            body["x_refresh_token_expires_in"] = self.refresh_expires_in
+        return Reply(200, body)
+
+    def authorised(self, rec: Recorded) -> bool:
+        token = (rec.header("Authorization") or "").removeprefix("Bearer ")
+        with self.lock:
+            return token in self.valid_access
+
+
+# --- shared fake machinery --------------------------------------------------------------------
+
+
+class _Fake(ABC):
+    """Scripted failures, lost replies and idempotent replay around a vendor's own behaviour."""
+
+    token_path = ""
+
+    def __init__(self) -> None:
+        self.tokens = TokenEndpoint()
+        self._script: list[tuple[str, str, Reply]] = []
+        self._lose_reply: list[tuple[str, str]] = []
+        self._replays: dict[str, Reply] = {}
+        self._lock = threading.RLock()
+
+    def fail(self, method: str, path_end: str, *replies: Reply) -> None:
+        """Answer the next matching requests with `replies` without acting on them."""
+        self._script.extend((method, path_end, reply) for reply in replies)
+
+    def lose_reply_once(self, method: str, path_end: str) -> None:
+        """Act on the next matching request, then answer 503 as if the reply was lost."""
+        self._lose_reply.append((method, path_end))
+
+    def handle(self, rec: Recorded) -> Reply:
+        if rec.path.endswith(self.token_path):
+            return self.tokens.handle(rec)
+        if not self.tokens.authorised(rec):
+            return Reply(401, {"fault": {"error": [{"message": "AuthenticationFailed"}]}})
+        with self._lock:
+            scripted: tuple[str, str, Reply] | None = _take(self._script, rec)
+            if scripted is not None:
+                return scripted[2]
+            key = self.idempotency_key(rec)
+            if key is not None and key in self._replays:
+                return self._replays[key]
+            reply = self.serve(rec)
+            if key is not None and reply.status < 300:
+                self._replays[key] = reply
+            if _take(self._lose_reply, rec) is not None:
+                return Reply(503, {"message": "reply lost"})
+            return reply
+
+    @abstractmethod
+    def idempotency_key(self, rec: Recorded) -> str | None:
+        """The vendor's replay key for this request, if it carries one."""
+
+    @abstractmethod
+    def serve(self, rec: Recorded) -> Reply:
+        """The vendor's answer when nothing is scripted or replayed."""
+
+
+def _take(entries: list[Any], rec: Recorded) -> Any:
+    """Remove and return the first (method, path_end, ...) entry matching `rec`."""
+    for entry in entries:
+        if rec.method == entry[0] and rec.path.endswith(entry[1]):
+            entries.remove(entry)
+            return entry
+    return None
+
+
+# --- QuickBooks Online ------------------------------------------------------------------------
+
+_QBO_QUERY = re.compile(
+    r"select \* from (\w+)(?: where (\w+) = '((?:[^'\\]|\\.)*)')?"
+    r" STARTPOSITION (\d+) MAXRESULTS (\d+)$"
+)
+
+
+class FakeQuickBooks(_Fake):
+    """A QuickBooks Online company: customers, invoices, recurring templates, query, requestid."""
+
+    token_path = QBO_TOKEN_PATH
+
+    def __init__(self, realm: str = "9130") -> None:
+        super().__init__()
+        self.prefix = f"/v3/company/{realm}"
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.recurring: dict[str, dict[str, Any]] = {}
+        self._next_id = 100
+
+    def add_customer(self, **fields: Any) -> str:
+        customer_id = self._new_id()
+        self.customers[customer_id] = {"Id": customer_id, **fields}
+        return customer_id
+
+    def idempotency_key(self, rec: Recorded) -> str | None:
+        values = rec.query.get("requestid")
+        return values[-1] if rec.method == "POST" and values else None
+
+    def serve(self, rec: Recorded) -> Reply:
+        entity = rec.path.removeprefix(self.prefix)
+        if rec.method == "GET" and entity == "/query":
+            return self._query(rec.query["query"][-1])
+        if rec.method == "POST" and entity == "/customer":
+            return Reply(200, {"Customer": self._store(self.customers, rec.json)})
+        if rec.method == "POST" and entity == "/invoice":
+            return Reply(200, {"Invoice": self._store(self.invoices, rec.json)})
+        if rec.method == "POST" and entity == "/recurringtransaction":
+            invoice = self._store(self.recurring, rec.json["Invoice"])
+            return Reply(200, {"RecurringTransaction": {"Invoice": invoice}})
+        return Reply(404, {"Fault": {"Error": [{"Message": "not found"}], "type": "SystemFault"}})
+
+    def _store(self, table: dict[str, dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+        row = {**body, "Id": self._new_id(), "SyncToken": "0"}
+        table[row["Id"]] = row
+        return row
+
+    def _query(self, statement: str) -> Reply:
+        match = _QBO_QUERY.match(statement)
+        if not match:
+            return Reply(
+                400,
+                {"Fault": {"Error": [{"Message": "QueryParserError"}], "type": "ValidationFault"}},
+            )
+        entity, column, quoted, start, size = match.groups()
+        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else None
+        rows = [
+            row for row in self._table(entity) if column is None or _column(row, column) == value
+        ]
+        page = rows[int(start) - 1 : int(start) - 1 + int(size)]
+        return Reply(200, {"QueryResponse": {entity: page} if page else {}})
+
+    def _table(self, entity: str) -> list[dict[str, Any]]:
+        if entity == "RecurringTransaction":
+            return [{"Invoice": row} for row in self.recurring.values()]
+        return list({"Customer": self.customers, "Invoice": self.invoices}[entity].values())
+
+    def _new_id(self) -> str:
+        self._next_id += 1
+        return str(self._next_id)
+
+
+def _column(row: dict[str, Any], column: str) -> Any:
+    value = row.get(column)
+    return value.get("value") if isinstance(value, dict) else value
+
+
+# --- Xero -------------------------------------------------------------------------------------
+
+
+class FakeXero(_Fake):
+    """A Xero organisation: contacts, invoices, repeating invoices and their history."""
+
+    token_path = XERO_TOKEN_PATH
+
+    def __init__(self, tenant_id: str = "5d7a3c1e-0f2b-4a60-9c3e-7b1d2e4f6a80") -> None:
+        super().__init__()
+        self.tenant_id = tenant_id
+        self.tokens.refresh_expires_in = None
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.repeating: dict[str, dict[str, Any]] = {}
+        self.history: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def add_contact(self, name: str) -> str:
+        contact_id = str(uuid.uuid4())
+        self.contacts[contact_id] = {
+            "ContactID": contact_id,
+            "Name": name,
+            "ContactStatus": "ACTIVE",
+        }
+        return contact_id
+
+    def idempotency_key(self, rec: Recorded) -> str | None:
+        return rec.header("Idempotency-Key") if rec.method in ("PUT", "POST") else None
+
+    def serve(self, rec: Recorded) -> Reply:
+        if rec.header("xero-tenant-id") != self.tenant_id:
+            return Reply(403, {"Title": "Forbidden", "Detail": "AuthenticationUnsuccessful"})
+        path = rec.path.removeprefix(XERO_PREFIX)
+        route = {
+            ("GET", "/Contacts"): self._search_contacts,
+            ("PUT", "/Contacts"): self._create_contacts,
+            ("GET", "/Invoices"): self._list_invoices,
+            ("PUT", "/Invoices"): self._create_invoices,
+            ("GET", "/RepeatingInvoices"): self._list_repeating,
+            ("PUT", "/RepeatingInvoices"): self._create_repeating,
+        }.get((rec.method, path))
+        if route:
+            return route(rec)
+        history = re.fullmatch(r"/RepeatingInvoices/([0-9a-f-]+)/History", path)
+        if rec.method == "PUT" and history and history.group(1) in self.repeating:
+            self.history[history.group(1)].extend(rec.json["HistoryRecords"])
+            return Reply(200, _envelope(HistoryRecords=rec.json["HistoryRecords"]))
+        return Reply(404, {"Title": "Not Found"})
+
+    def _search_contacts(self, rec: Recorded) -> Reply:
+        term = rec.query["searchTerm"][-1].casefold()
+        found = [c for c in self.contacts.values() if term in c["Name"].casefold()]
+        return Reply(200, _envelope(Contacts=_page(found, rec)))
+
+    def _create_contacts(self, rec: Recorded) -> Reply:
+        created = [self._keep(self.contacts, "ContactID", c) for c in rec.json["Contacts"]]
+        return Reply(200, _envelope(Contacts=created))
+
+    def _list_invoices(self, rec: Recorded) -> Reply:
+        wanted = rec.query.get("ContactIDs", [""])[-1].split(",")
+        found = [i for i in self.invoices.values() if i["Contact"]["ContactID"] in wanted]
+        return Reply(200, _envelope(Invoices=_page(found, rec)))
+
+    def _create_invoices(self, rec: Recorded) -> Reply:
+        created = [self._keep(self.invoices, "InvoiceID", i) for i in rec.json["Invoices"]]
+        return Reply(200, _envelope(Invoices=created))
+
+    def _list_repeating(self, rec: Recorded) -> Reply:
+        return Reply(200, _envelope(RepeatingInvoices=list(self.repeating.values())))
+
+    def _create_repeating(self, rec: Recorded) -> Reply:
+        created = [
+            self._keep(self.repeating, "RepeatingInvoiceID", r)
+            for r in rec.json["RepeatingInvoices"]
+        ]
+        return Reply(200, _envelope(RepeatingInvoices=created))
+
+    @staticmethod
+    def _keep(
+        table: dict[str, dict[str, Any]], id_key: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        row = {**body, id_key: str(uuid.uuid4())}
+        table[row[id_key]] = row
+        return row
+
+
+def _page(rows: list[dict[str, Any]], rec: Recorded) -> list[dict[str, Any]]:
+    page = int(rec.query.get("page", ["1"])[-1])
+    return rows[(page - 1) * 100 : page * 100]
+
+
+def _envelope(**collection: Any) -> dict[str, Any]:
+    return {
+        "Id": str(uuid.uuid4()),
+        "Status": "OK",
+        "ProviderName": "Handoff tests",
+        "DateTimeUTC": "/Date(1800000000000)/",
+        **collection,
+    }
+
+
+def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    """A UTC datetime, for clocks."""
+    return datetime(year, month, day, hour, tzinfo=UTC)

@@ -1,0 +1,44 @@
+"""The scheduler gets a sweep every minute and a digest check every 15 minutes, safely."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.worker_jobs import schedule_jobs
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[object] = []
+
+    def sweep(self, limit: int = 100) -> int:
+        self.calls.append(limit)
+        return 0
+
+    def send(self, now: datetime | None = None) -> int:
+        self.calls.append(now)
+        return 0
+
+
+def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
+    now = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    services = SimpleNamespace(reminders=_Recorder(), digests=_Recorder(), clock=lambda: now)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule_jobs(scheduler, services)
+    schedule_jobs(scheduler, services)  # a second call replaces, never duplicates
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"reminders_sweep", "digests_send"}
+    sweep, digest = jobs["reminders_sweep"], jobs["digests_send"]
+    assert sweep.trigger.interval == timedelta(minutes=1)
+    assert digest.trigger.interval == timedelta(minutes=15)
+    for job in (sweep, digest):
+        assert (job.coalesce, job.max_instances) == (True, 1)
+        assert 0 < job.misfire_grace_time < job.trigger.interval.total_seconds()
+
+    sweep.func()
+    digest.func()
+    assert services.reminders.calls == [100]
+    assert services.digests.calls == [now]
