@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -63,6 +64,9 @@ def _run(command: str) -> int:
         return 0
     settings, org = _settings_and_org(require_slack=True)
     configure_logging(settings.log_level)
+    from bot.wiring import check_tools
+
+    check_tools(org, dict(os.environ))
     if command == "check":
         print("handoff: configuration OK")
         return 0

@@ -6,13 +6,15 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot.config import OrgConfig, Settings
+from bot.config import ConfigError, OrgConfig, Settings
 from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
 from bot.services.handoffs import HandoffService
@@ -139,14 +141,45 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
 def _build_team_tools(
     org: OrgConfig, ctx: VendorContext
 ) -> tuple[dict[str, OpsTool], dict[str, FinanceTool]]:
+    """Each team's adapter; a bad settings block or a missing token names the team's key."""
     ops: dict[str, OpsTool] = {}
     finance: dict[str, FinanceTool] = {}
     for key, team in org.teams.items():
         if team.tool is None:
             continue
         vendor = team.tool.vendor
-        if vendor in registry.OPS_VENDORS:
-            ops[key] = registry.build_ops(vendor, team.tool.settings(), ctx)
-        elif vendor in registry.FINANCE_VENDORS:
-            finance[key] = registry.build_finance(vendor, team.tool.settings(), ctx)
+        where = f"teams.{key}.tool ({vendor})"
+        try:
+            if vendor in registry.OPS_VENDORS:
+                ops[key] = registry.build_ops(vendor, team.tool.settings(), ctx)
+            elif vendor in registry.FINANCE_VENDORS:
+                finance[key] = registry.build_finance(vendor, team.tool.settings(), ctx)
+            else:
+                known = ", ".join(registry.OPS_VENDORS + registry.FINANCE_VENDORS)
+                raise ConfigError(f"{where}: unknown vendor; use one of {known}")
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(f"{where}: {problems}") from exc
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
     return ops, finance
+
+
+def check_tools(org: OrgConfig, env: dict[str, str]) -> None:
+    """Build every team's adapter once (no network) so `check` and start-up fail fast."""
+    _build_team_tools(org, VendorContext(env=env, token_store=_NoTokens()))
+
+
+class _NoTokens:
+    """A token store for `check_tools`, which builds adapters but never calls a vendor."""
+
+    def load(self, provider: str, account: str) -> None:
+        return None
+
+    def save(self, provider: str, account: str, token: object) -> None:
+        raise ConfigError("check_tools must not refresh tokens")
+
+    def locked(self, provider: str, account: str) -> AbstractContextManager[None]:
+        return nullcontext()

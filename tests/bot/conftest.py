@@ -128,6 +128,11 @@ class Harness:
         headers = {"x-slack-retry-num": str(retry_num)} if retry_num else None
         return self._signed(json.dumps(envelope), "application/json", headers)
 
+    def shortcut(self, user_id: str = SELLER) -> BoltResponse:
+        payload = load_payload("shortcut.global.json")
+        payload.update(callback_id="start_handoff", user={"id": user_id, "team_id": "T111"})
+        return self.interact(payload)
+
     def command(self, text: str, user_id: str = SELLER) -> BoltResponse:
         fields = load_payload("slash_command.parsed.json")
         flat = {
@@ -135,7 +140,13 @@ class Harness:
             for k, v in fields.items()
             if not k.startswith("_")
         }
-        flat.update(command="/handoff", text=text, user_id=user_id, trigger_id="trig.cmd")
+        flat.update(
+            command="/handoff",
+            text=text,
+            user_id=user_id,
+            trigger_id="trig.cmd",
+            response_url=self.slack.response_url,
+        )
         return self._signed(urlencode(flat), "application/x-www-form-urlencoded")
 
     # --- HubSpot -> app -------------------------------------------------------------------------

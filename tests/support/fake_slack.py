@@ -89,6 +89,7 @@ class FakeSlack:
     view_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     problems: list[str] = field(default_factory=list)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     server: StubServer | None = None
@@ -101,6 +102,12 @@ class FakeSlack:
     def url(self) -> str:
         assert self.server is not None
         return self.server.url + "/api/"
+
+    @property
+    def response_url(self) -> str:
+        """Where slash-command replies go (Slack's hooks.slack.com in real life)."""
+        assert self.server is not None
+        return self.server.url + "/respond/T111/1/x"
 
     # --- queries for tests ----------------------------------------------------------------------
 
@@ -127,6 +134,12 @@ class FakeSlack:
         method = request.path.removeprefix("/api/")
         if request.path.startswith("/upload/"):
             return Reply(200, "OK")
+        if request.path.startswith("/respond/"):
+            body = request.json
+            problems = block_kit_problems(body.get("blocks") or [])
+            self.problems += problems
+            self.responses.append(body)
+            return Reply(400 if problems else 200, "invalid_blocks" if problems else "ok")
         canned = self.fail_next.get(method)
         if canned:
             return canned.pop(0)
