@@ -24,8 +24,9 @@ from integrations.hubspot_webhooks import (
     verify_v2,
     verify_v3,
 )
+from tests.support.openapi_check import contracts_dir
 
-CONTRACTS = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "hubspot"
+CONTRACTS = contracts_dir() / "hubspot"
 VECTORS: dict[str, Any] = json.loads(
     (CONTRACTS / "webhook_signature_test_vectors.json").read_text()
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,18 @@ from requests import Request
 
 from tests.support.stub_server import Recorded
 
-CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
+DEFAULT_CONTRACTS = Path(__file__).resolve().parents[2].parent / "shared" / "contracts"
 
 
 def contracts_dir() -> Path:
-    """shared/contracts beside the checkout (CI lays a copy there too)."""
-    if not CONTRACTS.is_dir():
-        raise FileNotFoundError(f"vendor contracts not found at {CONTRACTS}")
-    return CONTRACTS
+    """shared/contracts beside the checkout (CI lays a copy there), or $CONTRACTS_DIR."""
+    path = Path(os.environ.get("CONTRACTS_DIR") or DEFAULT_CONTRACTS)
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"vendor contracts not found at {path}: keep shared/ beside the checkout "
+            "or set CONTRACTS_DIR"
+        )
+    return path
 
 
 @functools.cache
