@@ -1,4 +1,4 @@
-"""The App Home tab: published when opened, plus the managers' CSV export button."""
+"""The App Home tab: published when opened; list paging and the managers' CSV export."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.services.home_view import EXPORT_MONTHS, EXPORT_STATS
+from bot.services.home_view import (
+    EXPORT_MONTHS,
+    EXPORT_STATS,
+    HOME_PAGE_NEXT,
+    HOME_PAGE_PREVIOUS,
+)
 
 
 def register(app: App, services: Any) -> None:
@@ -17,6 +22,15 @@ def register(app: App, services: Any) -> None:
         # Bolt has acknowledged the event already; the same event fires for the Messages tab.
         if event.get("tab", "home") == "home":
             services.home.publish(event["user"])
+
+    def on_page(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        key, _, offset = str(action.get("value", "")).partition(":")
+        pages = {key: int(offset)} if offset.isdigit() else {}
+        services.home.publish(body["user"]["id"], pages)
+
+    app.action(HOME_PAGE_NEXT)(on_page)
+    app.action(HOME_PAGE_PREVIOUS)(on_page)
 
     @app.action(EXPORT_STATS)
     def on_export_stats(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

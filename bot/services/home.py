@@ -9,43 +9,31 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
 
 from bot.config import OrgConfig
-from bot.services.calendar import describe_hours
-from bot.services.home_view import (
-    HomeSection,
-    completed_item,
-    confirm_item,
-    form_item,
-    home_view,
-    overdue_item,
-    question_item,
-)
+from bot.services import home_sections
+from bot.services.home_view import home_view
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Handler, JobContext
 from bot.services.ports import Clock, Messenger
 from bot.services.reminder_messages import is_user_id, slack_date
 from bot.services.stats import TeamMonth, health_figures, stats_csv
-from storage.models import Handoff, HandoffStatus, Obligation, OutboxJob, OutboxStatus
+from storage.models import OutboxJob, OutboxStatus
 from storage.repositories import Repository
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 HOME_PUBLISH = "home.publish"
-CAP_FORMS, CAP_CONFIRM, CAP_QUESTIONS, CAP_COMPLETED, CAP_OVERDUE = 12, 12, 8, 5, 12
 HOME_STATS_MONTHS = 3
-RECENT = timedelta(days=14)
-_MORE = "see `/handoff list`"
 
 
 def enqueue_home_refresh(repo: Repository, user_ids: Iterable[str], now: datetime) -> None:
@@ -93,9 +81,9 @@ class HomeService:
             return {"superseded_by": newer}
         return {"blocks": self.publish(user_id)}
 
-    def publish(self, user_id: str) -> int:
-        """Render the user's Home and publish it; returns the number of blocks."""
-        view = self.render(user_id)
+    def publish(self, user_id: str, pages: Mapping[str, int] | None = None) -> int:
+        """Render the user's Home (at the given pages) and publish it; returns its block count."""
+        view = self.render(user_id, pages)
         self.messenger.publish_home(user_id, view)
         log.info("home_published user=%s blocks=%s", user_id, len(view["blocks"]))
         return len(view["blocks"])
@@ -104,23 +92,24 @@ class HomeService:
         """Outbox handlers this service performs, by action name."""
         return {HOME_PUBLISH: self.publish_handler}
 
-    def render(self, user_id: str) -> dict[str, Any]:
-        """The Home view for `user_id` as of now."""
+    def render(self, user_id: str, pages: Mapping[str, int] | None = None) -> dict[str, Any]:
+        """The Home view for `user_id` as of now; `pages` maps a list's key to its first item."""
         now = self.clock()
+        at = pages or {}
         mine = self.teams_of(user_id)
         managed = self.managed_teams(user_id)
         with self.uow_factory() as uow:
-            session = uow.session
-            sections = [
-                self._to_complete(session, user_id, now),
-                self._to_confirm(session, mine, now),
-                self._questions(session, user_id, now),
-                self._completed(session, user_id, mine, now),
+            session, book = uow.session, self.book
+            lists = [
+                home_sections.to_complete(session, book, user_id, now, at),
+                home_sections.to_confirm(session, book, mine, now, at),
+                home_sections.questions(session, book, user_id, now, at),
+                home_sections.completed(session, book, user_id, mine, now, at),
             ]
             if managed:
-                sections.append(self._overdue(session, managed, now))
+                lists.append(home_sections.overdue(session, book, managed, now, at))
         figures = self._figures(managed, HOME_STATS_MONTHS, now) if managed else None
-        return home_view(sections, updated=slack_date(now, ZoneInfo("UTC")), figures=figures)
+        return home_view(lists, updated=slack_date(now, ZoneInfo("UTC")), figures=figures)
 
     def figures(self, user_id: str, months: int) -> list[TeamMonth] | None:
         """Health figures the user may see (their managed teams; all for the admin), or None."""
@@ -174,111 +163,3 @@ class HomeService:
         with self._lock:
             self._groups[group_id] = (now + self.group_ttl, members)
         return members
-
-    def _zone(self, team: str | None) -> ZoneInfo:
-        return self.book.calendar(team).zone
-
-    def _to_complete(self, session: Session, user_id: str, now: datetime) -> HomeSection:
-        stmt = select(Handoff).where(
-            Handoff.sender_user_id == user_id, Handoff.status == HandoffStatus.AWAITING_FORM
-        )
-        handoffs = session.scalars(stmt.order_by(Handoff.won_at, Handoff.id).limit(CAP_FORMS)).all()
-        forms = {ob.handoff_id: ob for ob in _open(session, [h.id for h in handoffs], "form")}
-        items = []
-        for handoff in handoffs:
-            ob = forms.get(handoff.id)
-            items.append(form_item(handoff, ob, now, self._zone(ob.team if ob else None)))
-        return HomeSection("To complete", items, _count(session, stmt), _MORE)
-
-    def _to_confirm(self, session: Session, teams: list[str], now: datetime) -> HomeSection:
-        if not teams:
-            return HomeSection("To confirm", [], 0, _MORE)
-        open_statuses = (HandoffStatus.SUBMITTED, HandoffStatus.DELIVERED)
-        stmt = (
-            select(Handoff)
-            .where(Handoff.status.in_(open_statuses))
-            .options(selectinload(Handoff.receipts))
-            .order_by(Handoff.submitted_at, Handoff.id)
-        )
-        waiting: list[tuple[Handoff, list[str]]] = []
-        for handoff in session.scalars(stmt):
-            pending = [
-                t for t in teams if t in handoff.receiving_teams and not _confirmed(handoff, t)
-            ]
-            if pending:
-                waiting.append((handoff, pending))
-        shown = waiting[:CAP_CONFIRM]
-        dues: dict[tuple[int, str], datetime] = {
-            (ob.handoff_id, ob.subject): ob.due_at
-            for ob in _open(session, [h.id for h, _ in shown], "confirm")
-        }
-        items = []
-        for handoff, pending in shown:
-            due = min(
-                (dues[(handoff.id, t)] for t in pending if (handoff.id, t) in dues), default=None
-            )
-            items.append(confirm_item(handoff, pending, due, now, self._zone(pending[0])))
-        return HomeSection("To confirm", items, len(waiting), _MORE)
-
-    def _questions(self, session: Session, user_id: str, now: datetime) -> HomeSection:
-        stmt = _open_with_handoff().where(
-            Obligation.sla == "answer", Obligation.owner_user_id == user_id
-        )
-        page = stmt.order_by(Obligation.due_at).limit(CAP_QUESTIONS)
-        rows = session.execute(page.options(selectinload(Handoff.messages))).all()
-        items = [question_item(h, ob, now, self._zone(ob.team)) for ob, h in rows]
-        return HomeSection("Questions waiting for your answer", items, _count(session, stmt), _MORE)
-
-    def _completed(
-        self, session: Session, user_id: str, teams: list[str], now: datetime
-    ) -> HomeSection:
-        stmt = (
-            select(Handoff)
-            .where(Handoff.status == HandoffStatus.CONFIRMED, Handoff.completed_at >= now - RECENT)
-            .order_by(Handoff.completed_at.desc(), Handoff.id.desc())
-        )
-        mine = [
-            h
-            for h in session.scalars(stmt)
-            if h.sender_user_id == user_id or any(t in h.receiving_teams for t in teams)
-        ]
-        items = [completed_item(h, self._zone(None)) for h in mine[:CAP_COMPLETED]]
-        return HomeSection("Recently completed", items, len(mine), _MORE)
-
-    def _overdue(self, session: Session, teams: list[str], now: datetime) -> HomeSection:
-        stmt = _open_with_handoff().where(Obligation.team.in_(teams), Obligation.due_at <= now)
-        rows = session.execute(stmt.order_by(Obligation.due_at).limit(CAP_OVERDUE)).all()
-        items = []
-        for ob, handoff in rows:
-            cal = self.book.calendar(ob.team)
-            overdue = describe_hours(cal.hours_between(ob.due_at, now), cal.day_hours)
-            items.append(overdue_item(handoff, ob, overdue))
-        return HomeSection("Overdue in your teams", items, _count(session, stmt), _MORE)
-
-
-def _open_with_handoff() -> Select[Obligation, Handoff]:
-    return (
-        select(Obligation, Handoff)
-        .join(Handoff, Handoff.id == Obligation.handoff_id)
-        .where(Obligation.closed_at.is_(None))
-    )
-
-
-def _open(session: Session, handoff_ids: list[int], sla: str) -> list[Obligation]:
-    if not handoff_ids:
-        return []
-    stmt = select(Obligation).where(
-        Obligation.handoff_id.in_(handoff_ids),
-        Obligation.sla == sla,
-        Obligation.closed_at.is_(None),
-    )
-    return list(session.scalars(stmt))
-
-
-def _count(session: Session, stmt: Select[*tuple[Any, ...]]) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-
-
-def _confirmed(handoff: Handoff, team: str) -> bool:
-    receipt = handoff.receipt(team)
-    return bool(receipt and receipt.confirmed_at)

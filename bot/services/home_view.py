@@ -25,22 +25,20 @@ from storage.models import Handoff, Obligation
 MAX_BLOCKS = 100  # Slack's limit for a Home tab view
 EXPORT_STATS = "export_stats_csv"
 EXPORT_MONTHS = 6
+HOME_PAGE_PREVIOUS = "home_page_previous"  # value: "<section key>:<offset>"
+HOME_PAGE_NEXT = "home_page_next"
 _STATS_BLOCKS = 14  # header, a section per managed team, legend: enough for a manager's teams
 
 
 @dataclass(frozen=True)
 class HomeSection:
-    """One titled list on the Home tab: the items shown and how many there are in all."""
+    """One titled list on the Home tab: the page of items shown and how many there are."""
 
+    key: str  # names the list in its paging buttons
     title: str
     items: list[dict[str, Any]]
     total: int
-    more: str  # where to find the rest when the list is cut
-
-    @property
-    def size(self) -> int:
-        """Blocks this section takes: header, items, an 'and N more' line, a divider."""
-        return 2 + len(self.items) + (1 if self.total > len(self.items) else 0)
+    offset: int = 0  # position of the first item shown
 
 
 def home_view(
@@ -59,8 +57,7 @@ def home_view(
             {"type": "header", "text": {"type": "plain_text", "text": f"{sec.title} ({sec.total})"}}
         )
         blocks.extend(sec.items)
-        if sec.total > len(sec.items):
-            blocks.append(context(f"and {sec.total - len(sec.items)} more — {sec.more}"))
+        blocks.extend(_pager(sec))
         blocks.append({"type": "divider"})
     if figures is not None:
         room = min(_STATS_BLOCKS, MAX_BLOCKS - len(blocks) - 1)  # keep one for the export button
@@ -68,6 +65,24 @@ def home_view(
         export = button(f"Export CSV ({EXPORT_MONTHS} months)", EXPORT_STATS, str(EXPORT_MONTHS))
         blocks.append({"type": "actions", "elements": [export]})
     return {"type": "home", "blocks": blocks}
+
+
+def _pager(sec: HomeSection) -> list[dict[str, Any]]:
+    """'Showing 13-24 of 150' and Previous/Next buttons, when the list is longer than a page."""
+    last = sec.offset + len(sec.items)
+    if sec.offset == 0 and last >= sec.total:
+        return []
+    buttons = []
+    if sec.offset > 0:
+        # Any position on the previous page will do: the service rounds down to a page start.
+        previous = f"{sec.key}:{sec.offset - 1}"
+        buttons.append(button("Previous", HOME_PAGE_PREVIOUS, previous))
+    if last < sec.total:
+        buttons.append(button("Next", HOME_PAGE_NEXT, f"{sec.key}:{last}"))
+    return [
+        context(f"Showing {sec.offset + 1}-{last} of {sec.total}."),
+        {"type": "actions", "elements": buttons},
+    ]
 
 
 def _due(due: datetime | None, now: datetime, zone: ZoneInfo) -> str:

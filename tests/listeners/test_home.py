@@ -20,11 +20,11 @@ from tests.support.stub_server import Recorded, Reply, StubServer
 
 @dataclass
 class FakeHome:
-    published: list[str] = field(default_factory=list)
+    published: list[tuple[str, dict[str, int] | None]] = field(default_factory=list)
     exported: list[tuple[str, int]] = field(default_factory=list)
 
-    def publish(self, user_id: str) -> int:
-        self.published.append(user_id)
+    def publish(self, user_id: str, pages: dict[str, int] | None = None) -> int:
+        self.published.append((user_id, pages))
         return 3
 
     def export_stats(self, user_id: str, months: int) -> bool:
@@ -98,7 +98,20 @@ def _click(app: App, action_id: str, value: str, response_url: str | None) -> in
 def test_home_opened_publishes_the_users_home(app: App, services: SimpleNamespace) -> None:
     assert _event(app, {"type": "app_home_opened", "user": "UOPS1", "tab": "home"}) == 200
     assert _event(app, {"type": "app_home_opened", "user": "UOPS1", "tab": "messages"}) == 200
-    assert services.home.published == ["UOPS1"]
+    assert services.home.published == [("UOPS1", None)]
+
+
+def test_home_paging_buttons_republish_at_the_requested_page(
+    app: App, services: SimpleNamespace
+) -> None:
+    assert _click(app, "home_page_next", "confirm:12", None) == 200
+    assert _click(app, "home_page_previous", "confirm:11", None) == 200
+    assert _click(app, "home_page_next", "confirm:oops", None) == 200
+    assert services.home.published == [
+        ("USALES1", {"confirm": 12}),
+        ("USALES1", {"confirm": 11}),
+        ("USALES1", {}),
+    ]
 
 
 def test_home_export_button_sends_the_csv(app: App, services: SimpleNamespace) -> None:

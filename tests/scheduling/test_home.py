@@ -78,6 +78,15 @@ def _headers(blocks: list[dict[str, Any]]) -> list[str]:
     return [b["text"]["text"] for b in blocks if b["type"] == "header"]
 
 
+def _paging(blocks: list[dict[str, Any]]) -> list[list[tuple[str, str]]]:
+    """(action id, value) of the paging buttons, per actions block."""
+    return [
+        [(e["action_id"], e["value"]) for e in b["elements"]]
+        for b in blocks
+        if b["type"] == "actions" and b["elements"][0]["action_id"].startswith("home_page")
+    ]
+
+
 def _texts(blocks: list[dict[str, Any]]) -> str:
     out = []
     for b in blocks:
@@ -117,9 +126,27 @@ def test_home_salesperson_with_150_of_everything_stays_within_100_blocks(
     assert first_form["accessory"]["value"] == str(drafts[0])
     assert first_form["accessory"]["text"]["text"] == "Continue"
     text = _texts(blocks)
-    assert "and 138 more — see `/handoff list`" in text
+    assert "Showing 1-12 of 150." in text
     assert "<@UOPS1> asked: _Which PO number?_" in text
-    assert "and 145 more" in text
+    assert "Showing 1-5 of 150." in text
+    assert _paging(blocks)[0] == [("home_page_next", "complete:12")]
+
+
+def test_home_pages_through_a_long_list(uow: UnitOfWorkFactory, home: HomeService) -> None:
+    drafts = _bulk(uow, 30, "form", status="awaiting_form")
+    second = _valid(home.render(SALESPERSON, {"complete": 12}))
+    assert [b["accessory"]["value"] for b in second[3:15]] == [str(i) for i in drafts[12:24]]
+    assert _paging(second) == [
+        [("home_page_previous", "complete:11"), ("home_page_next", "complete:24")]
+    ]
+    assert "Showing 13-24 of 30." in _texts(second)
+    # Back from page two, and past the end (items done since): both land on a real page.
+    assert _paging(_valid(home.render(SALESPERSON, {"complete": 11}))) == [
+        [("home_page_next", "complete:12")]
+    ]
+    last = _valid(home.render(SALESPERSON, {"complete": 500}))
+    assert "Showing 25-30 of 30." in _texts(last)
+    assert _paging(last) == [[("home_page_previous", "complete:23")]]
 
 
 def test_home_receiver_sees_the_team_handoffs_to_confirm(
