@@ -77,38 +77,29 @@ class HubSpotWebhook:
         except MalformedWebhook as exc:
             log.warning("hubspot_webhook_malformed request=%s error=%s", request_id, exc)
             return WebhookResponse(400, {"error": str(exc)})
-        outcomes = [self._one(event, request_id) for event in events]
+        # HubSpot retries with a new attemptNumber but the same eventId: eventId dedupes.
+        won = [(str(e.object_id), str(e.event_id)) for e in events if self._is_won(e, request_id)]
+        if won:
+            self.handoffs.deals_won(won)
         log.info(
-            "hubspot_webhook request=%s version=%s events=%s handled=%s",
+            "hubspot_webhook request=%s version=%s events=%s won=%s",
             request_id,
             check.version,
             len(events),
-            sum(o != "ignored" for o in outcomes),
+            len(won),
         )
         return WebhookResponse(200, {"received": len(events)})
 
-    def _one(self, event: HubSpotEvent, request_id: str) -> str:
+    def _is_won(self, event: HubSpotEvent, request_id: str) -> bool:
         hubspot = self.org.hubspot
-        deal_id = str(event.object_id)
         if event.subscription_type != "deal.propertyChange" or event.property_name != "dealstage":
-            return "ignored"
+            return False
         if hubspot.app_id and is_own_change(event, hubspot.app_id):
             log.info(
                 "gate_own_change request=%s deal=%s stage=%s",
                 request_id,
-                deal_id,
+                event.object_id,
                 event.property_value,
             )
-            return "ignored"
-        if event.property_value != hubspot.won_stage:
-            return "ignored"
-        # HubSpot retries with a new attemptNumber but the same eventId: eventId dedupes.
-        outcome = self.handoffs.deal_won(deal_id, event_id=str(event.event_id))
-        log.info(
-            "gate request=%s deal=%s event=%s outcome=%s",
-            request_id,
-            deal_id,
-            event.event_id,
-            outcome.action,
-        )
-        return outcome.action
+            return False
+        return event.property_value == hubspot.won_stage

@@ -103,37 +103,45 @@ class HandoffService:
 
     def deal_won(self, deal_id: str, *, event_id: str, source: str = "hubspot") -> GateOutcome:
         """A deal reached the won stage: hold it until its handoff is submitted."""
-        now = self.clock()
+        return self.deals_won([(deal_id, event_id)], source=source)[0]
+
+    def deals_won(
+        self, events: Sequence[tuple[str, str]], *, source: str = "hubspot"
+    ) -> list[GateOutcome]:
+        """(deal id, event id) pairs of one webhook batch, gated in one transaction."""
         with self.uow() as uow:
-            repo = uow.repo
-            if not repo.first_delivery(source, event_id):
-                log.info("gate_duplicate_event deal=%s event=%s", deal_id, event_id)
-                return GateOutcome(None, "duplicate")
-            handoff = repo.handoff_for_deal(SALES, deal_id)
-            if handoff is not None and handoff.status != HandoffStatus.AWAITING_FORM:
-                uow.commit()
-                log.info("gate_left_won deal=%s handoff=%s", deal_id, handoff.id)
-                return GateOutcome(handoff.id, "left_won")
-            if handoff is not None:
-                # Someone moved the deal back to won before the form was in: hold it again.
-                repo.audit(handoff, source, "deal_won_again", event_id=event_id)
-                self._hold_stage(repo, handoff, event_id)
-                uow.commit()
-                self.kick()
-                log.info("gate_held_again deal=%s handoff=%s", deal_id, handoff.id)
-                return GateOutcome(handoff.id, "held_again")
-            handoff = self._new_handoff(SALES, deal_id=deal_id, sender=None, now=now)
-            if not repo.insert_if_absent(handoff):  # a concurrent delivery created it first
-                uow.commit()
-                return GateOutcome(None, "duplicate")
-            repo.audit(handoff, source, "deal_won", deal_id=deal_id, event_id=event_id)
-            self._hold_stage(repo, handoff, event_id)
-            repo.enqueue(handoff, actions.NOTIFY_OWNER, f"notify-owner:{handoff.id}")
+            outcomes = [self._gate(uow.repo, deal, event, source) for deal, event in events]
             uow.commit()
-            handoff_id = handoff.id
-        self.kick()
-        log.info("gate_created deal=%s handoff=%s", deal_id, handoff_id)
-        return GateOutcome(handoff_id, "created")
+        for (deal_id, event_id), outcome in zip(events, outcomes, strict=True):
+            log.info(
+                "gate deal=%s event=%s handoff=%s outcome=%s",
+                deal_id,
+                event_id,
+                outcome.handoff_id,
+                outcome.action,
+            )
+        if any(o.action in ("created", "held_again") for o in outcomes):
+            self.kick()
+        return outcomes
+
+    def _gate(self, repo: Repository, deal_id: str, event_id: str, source: str) -> GateOutcome:
+        if not repo.first_delivery(source, event_id):
+            return GateOutcome(None, "duplicate")
+        handoff = repo.handoff_for_deal(SALES, deal_id)
+        if handoff is not None and handoff.status != HandoffStatus.AWAITING_FORM:
+            return GateOutcome(handoff.id, "left_won")
+        if handoff is not None:
+            # Someone moved the deal back to won before the form was in: hold it again.
+            repo.audit(handoff, source, "deal_won_again", event_id=event_id)
+            self._hold_stage(repo, handoff, event_id)
+            return GateOutcome(handoff.id, "held_again")
+        handoff = self._new_handoff(SALES, deal_id=deal_id, sender=None, now=self.clock())
+        if not repo.insert_if_absent(handoff):  # a concurrent delivery created it first
+            return GateOutcome(None, "duplicate")
+        repo.audit(handoff, source, "deal_won", deal_id=deal_id, event_id=event_id)
+        self._hold_stage(repo, handoff, event_id)
+        repo.enqueue(handoff, actions.NOTIFY_OWNER, f"notify-owner:{handoff.id}")
+        return GateOutcome(handoff.id, "created")
 
     def _hold_stage(self, repo: Repository, handoff: Handoff, event_id: str) -> None:
         repo.enqueue(
