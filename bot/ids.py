@@ -12,6 +12,9 @@ class Action(StrEnum):
     VIEW_HANDOFF = "view_handoff"  # value: handoff id
     OPEN_HANDOFF = "open_handoff"  # from escalations; value: handoff id
     SNOOZE = "snooze_reminder"  # value: obligation id
+    EXPORT_STATS = "export_stats_csv"  # App Home; value: months
+    HOME_PAGE_PREVIOUS = "home_page_previous"  # value: "<section key>:<offset>"
+    HOME_PAGE_NEXT = "home_page_next"
 
 
 class Callback(StrEnum):

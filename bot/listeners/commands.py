@@ -18,6 +18,7 @@ from integrations.ports import NotFound, VendorError
 
 log = logging.getLogger(__name__)
 
+STATS_MONTHS = 6
 HELP = (
     "*/handoff* — handoffs between sales, ops and finance\n"
     "• `/handoff <HubSpot deal id or URL>` — start (or reopen) the handoff of a deal\n"
@@ -124,7 +125,14 @@ def stats_reply(
 ) -> None:
     from bot.services import stats
 
-    figures = stats.health_figures(services.uow, services.org, 6, services.clock())
+    figures = services.home.figures(user_id, STATS_MONTHS)
+    if figures is None:
+        respond(
+            text="Handoff health figures are for team managers and the admin. Ask yours, or "
+            "see what is yours to do on my App Home.",
+            response_type="ephemeral",
+        )
+        return
     if csv:
         services.messenger.upload_file(
             user_id, "handoff-health.csv", stats.stats_csv(figures), "Handoff health figures"

@@ -383,7 +383,11 @@ class HandoffService:
                     owner_user_id=handoff.sender_user_id,
                     team=self.org.routes[handoff.kind].sender,
                     started_at=now,
-                    detail={"asked_by": user_id, "team": asking_teams[0]},
+                    detail={
+                        "asked_by": user_id,
+                        "team": asking_teams[0],
+                        "text_preview": text[:80],
+                    },
                 )
                 repo.enqueue(
                     handoff,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.ids import Action
 from bot.services.obligations import what_is_owed
 from bot.services.reminder_messages import (
     OPEN_FORM,
@@ -23,10 +24,10 @@ from bot.services.stats import TeamMonth, stats_blocks
 from storage.models import Handoff, Obligation
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab view
-EXPORT_STATS = "export_stats_csv"
+EXPORT_STATS = Action.EXPORT_STATS
 EXPORT_MONTHS = 6
-HOME_PAGE_PREVIOUS = "home_page_previous"  # value: "<section key>:<offset>"
-HOME_PAGE_NEXT = "home_page_next"
+HOME_PAGE_PREVIOUS = Action.HOME_PAGE_PREVIOUS
+HOME_PAGE_NEXT = Action.HOME_PAGE_NEXT
 _STATS_BLOCKS = 14  # header, a section per managed team, legend: enough for a manager's teams
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import Handoff
-from tests.bot.conftest import SELLER, Harness, load_payload
+from tests.bot.conftest import SELLER, Harness, load_payload, won_event
 from tests.support.slack_state import initial_values
 
 
@@ -63,14 +63,36 @@ def test_command_junk_reference_is_explained(harness: Harness) -> None:
     assert "is not a HubSpot deal id or deal URL" in json.dumps(harness.slack.view_calls[-1][1])
 
 
-def test_command_stats_replies_with_figures(harness: Harness) -> None:
-    response = harness.command("stats")
+def test_command_stats_replies_with_figures_to_a_manager(harness: Harness) -> None:
+    harness.hubspot.add_deal("560")
+    harness.hubspot_webhook([won_event("560", 1)])
+
+    response = harness.command("stats", user_id="U0SALESMGR")
 
     assert response.status == 200
     [reply] = harness.slack.responses
     assert reply["response_type"] == "ephemeral"
-    assert reply["blocks"]
+    shown = json.dumps(reply["blocks"])
+    assert "*sales*" in shown
+    assert "1 opened" in shown
     assert harness.slack.problems == []
+
+
+def test_command_stats_csv_lands_in_the_managers_dm(harness: Harness) -> None:
+    harness.command("stats csv", user_id="U0OPSMGR")
+
+    [upload] = harness.slack.files
+    assert upload["filename"] == "handoff-health.csv"
+    assert upload["channel"] == "D-U0OPSMGR"
+    assert "in your DMs" in harness.slack.responses[0]["text"]
+
+
+def test_command_stats_is_refused_to_someone_who_manages_no_team(harness: Harness) -> None:
+    harness.command("stats", user_id=SELLER)
+
+    [reply] = harness.slack.responses
+    assert "for team managers and the admin" in reply["text"]
+    assert harness.slack.files == []
 
 
 def test_shortcut_asks_for_deal_then_opens_form(harness: Harness) -> None:
