@@ -15,13 +15,21 @@ from bot.wiring import Services
 from forms.base import error_view, loading_view
 from integrations.hubspot import parse_deal_reference
 from integrations.ports import NotFound, VendorError
+from storage.models import HandoffKind
 
 log = logging.getLogger(__name__)
 
 STATS_MONTHS = 6
+# `/handoff <word> <deal>` starts that kind; a bare deal starts the sales -> delivery handoff.
+KIND_WORDS = {
+    "delivery": HandoffKind.DELIVERY_TO_FINANCE,
+    "renewal": HandoffKind.RENEWAL_TO_SALES,
+}
 HELP = (
     "*/handoff* — handoffs between sales, ops and finance\n"
     "• `/handoff <HubSpot deal id or URL>` — start (or reopen) the handoff of a deal\n"
+    "• `/handoff delivery <deal>` — delivery complete: hand the account to finance\n"
+    "• `/handoff renewal <deal>` — renewal coming: hand the account back to sales\n"
     "• `/handoff stats` — handoff health figures per team and month\n"
     "• `/handoff stats csv` — the same figures as a CSV file\n"
     "• `/handoff help` — this message"
@@ -29,9 +37,20 @@ HELP = (
 
 
 def start_for_deal(
-    services: Services, client: WebClient, view_id: str, reference: str, user_id: str
+    services: Services,
+    client: WebClient,
+    view_id: str,
+    reference: str,
+    user_id: str,
+    kind: str = HandoffKind.SALES_TO_DELIVERY,
 ) -> None:
     """Create or find the deal's handoff and turn the open (loading) view into its form."""
+    sender_team = services.org.routes[kind].sender
+    if user_id != services.org.admin_user and not services.teams.is_member(sender_team, user_id):
+        name = services.teams.team_name(sender_team)
+        message = f"Only members of {name} start this kind of handoff."
+        client.views_update(view_id=view_id, view=error_view("Handoff", message).to_dict())
+        return
     deal_id = parse_deal_reference(reference)
     if deal_id is None:
         message = f"“{reference}” is not a HubSpot deal id or deal URL."
@@ -48,11 +67,13 @@ def start_for_deal(
             # Not fatal: the form opens without prefill and the salesperson types it in.
             log.warning("manual_start_crm_unreachable deal=%s error=%s", deal_id, exc)
     try:
-        handoff_id, created = services.handoffs.start_manual(deal_id, user_id)
+        handoff_id, created = services.handoffs.start_manual(deal_id, user_id, kind=kind)
     except HandoffError as exc:
         client.views_update(view_id=view_id, view=error_view("Handoff", str(exc)).to_dict())
         return
-    log.info("manual_start deal=%s handoff=%s created=%s", deal_id, handoff_id, created)
+    log.info(
+        "manual_start kind=%s deal=%s handoff=%s created=%s", kind, deal_id, handoff_id, created
+    )
     fill_form(services, client, view_id, handoff_id, user_id)
 
 
@@ -94,11 +115,13 @@ def register(app: App, services: Services) -> None:
             ack()
             stats_reply(services, client, respond, body["user_id"], csv="csv" in words[1:])
             return
+        kind = KIND_WORDS.get(words[0], HandoffKind.SALES_TO_DELIVERY)
+        reference = text.split(maxsplit=1)[1] if words[0] in KIND_WORDS and len(words) > 1 else text
         ack()
         opened = client.views_open(
             trigger_id=body["trigger_id"], view=loading_view("Handoff").to_dict()
         )
-        start_for_deal(services, client, opened["view"]["id"], text, body["user_id"])
+        start_for_deal(services, client, opened["view"]["id"], reference, body["user_id"], kind)
 
     @app.shortcut(Callback.START_SHORTCUT)
     def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -24,8 +24,8 @@ def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
     """The draft if there is one (nothing typed is lost), else a CRM prefill, else blanks."""
     if handoff.draft_payload:
         return Opening(values=dict(handoff.draft_payload), note="Your draft was restored.")
-    if handoff.kind != HandoffKind.SALES_TO_DELIVERY or crm is None or not handoff.deal_id:
-        return Opening(values={}, note=None)
+    if crm is None or not handoff.deal_id:
+        return Opening(values=_fallback(handoff), note=None)
     try:
         deal = crm.get_deal(handoff.deal_id)
     except VendorError as exc:
@@ -34,6 +34,8 @@ def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
             values=_fallback(handoff),
             note="The CRM could not be reached, so nothing was prefilled: fill in what you know.",
         )
+    if handoff.kind != HandoffKind.SALES_TO_DELIVERY:
+        return Opening(values=_other_kind_values(handoff.kind, deal), note=None, deal=deal)
     values = prefill_values(
         deal_name=deal.name,
         account_name=deal.company_name or deal.name,
@@ -46,6 +48,16 @@ def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
         ],
     )
     return Opening(values=values, note=None, deal=deal)
+
+
+def _other_kind_values(kind: str, deal: DealSnapshot) -> FormValues:
+    """What the CRM knows for the delivery -> finance and renewal forms: account and money."""
+    values: FormValues = {"account_name": deal.company_name or deal.name}
+    if deal.currency:
+        values["currency"] = deal.currency
+    if kind == HandoffKind.RENEWAL_TO_SALES and deal.amount is not None:
+        values["current_value"] = format(deal.amount, "f")
+    return values
 
 
 def _fallback(handoff: Handoff) -> FormValues:
