@@ -1,0 +1,59 @@
+"""app_manifest.yml is what Slack's "create from manifest" accepts, and it matches the code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft7Validator
+
+from bot.ids import Callback, Command
+from tests.support.openapi_check import contracts_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def manifest() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "app_manifest.yml").read_text()))
+
+
+def test_manifest_passes_slacks_manifest_schema() -> None:
+    schema = json.loads(
+        (contracts_dir() / "slack/manifest/slack-app-manifest.schema.json").read_text()
+    )
+
+    errors = [e.message for e in Draft7Validator(schema).iter_errors(manifest())]
+
+    assert errors == []
+
+
+def test_manifest_command_and_shortcut_are_the_ones_the_app_listens_to() -> None:
+    features = manifest()["features"]
+
+    assert [c["command"] for c in features["slash_commands"]] == [Command.HANDOFF]
+    assert [s["callback_id"] for s in features["shortcuts"]] == [Callback.START_SHORTCUT]
+
+
+def test_manifest_asks_only_for_the_scopes_the_app_uses() -> None:
+    scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
+
+    assert scopes == {
+        "chat:write",
+        "im:write",
+        "users:read",
+        "users:read.email",
+        "usergroups:read",
+        "commands",
+        "channels:history",
+        "groups:history",
+        "files:write",
+    }
+
+
+def test_manifest_subscribes_to_the_events_the_app_handles() -> None:
+    events = set(manifest()["settings"]["event_subscriptions"]["bot_events"])
+
+    assert events == {"app_home_opened", "message.channels", "message.groups"}
+    assert manifest()["features"]["app_home"]["home_tab_enabled"] is True
