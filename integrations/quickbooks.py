@@ -13,28 +13,31 @@ What this module relies on:
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import json
 import logging
-import re
-import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from integrations.billing import (
+    PlannedInvoice,
+    Recurring,
+    build_documents,
+    describe_terms,
+    document_tag,
+    money_json,
+    require_billing,
+)
 from integrations.http import VendorHttp
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
     BillingTerms,
     CreatedRecord,
     HandoffBrief,
-    Milestone,
     ThreadComment,
     VendorRejected,
 )
@@ -230,21 +233,7 @@ def plan_documents(
     brief: HandoffBrief, billing: BillingTerms, config: QuickBooksConfig
 ) -> list[_Document]:
     """The QBO objects the schedule needs, in creation order (bodies without the customer)."""
-    plan = _Plan(brief, billing, config)
-    if billing.schedule in ("monthly", "quarterly"):
-        return [plan.recurring()]
-    if billing.schedule == "one_off":
-        due = billing.first_invoice_date + timedelta(days=billing.payment_terms_days)
-        amount = exact_money(billing.contract_value, "contract_value", VENDOR)
-        return [plan.invoice(1, (brief.title, amount), (billing.first_invoice_date, due))]
-    documents = []
-    for index, milestone in enumerate(require_milestones(billing, VENDOR), start=1):
-        amount = exact_money(milestone.amount, f"milestones[{index}].amount", VENDOR)
-        # Never date an invoice after the day it is due.
-        issued = min(billing.first_invoice_date, milestone.due_date)
-        line = (milestone.description, amount)
-        documents.append(plan.invoice(index, line, (issued, milestone.due_date)))
-    return documents
+    return build_documents(billing, brief.title, VENDOR, _Bodies(brief, billing, config))
 
 
 def with_customer(doc: _Document, customer_id: str) -> dict[str, Any]:
@@ -256,24 +245,23 @@ def with_customer(doc: _Document, customer_id: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """Builds document bodies for one brief."""
+class _Bodies:
+    """Maps the neutral plan onto QBO bodies for one brief."""
 
     brief: HandoffBrief
     billing: BillingTerms
     config: QuickBooksConfig
 
-    def invoice(self, index: int, line: tuple[str, Decimal], dates: tuple[date, date]) -> _Document:
+    def invoice(self, planned: PlannedInvoice) -> _Document:
         """One invoice for one amount, dated and due as agreed."""
-        tag = marker_tag(self.brief.marker, index)
-        body = self.invoice_fields(line, tag)
-        body["TxnDate"], body["DueDate"] = dates
-        return _Document("invoice", index, tag, body)
+        tag = document_tag(self.brief.marker, planned.index)
+        body = self.invoice_fields((planned.description, planned.amount), tag)
+        body["TxnDate"], body["DueDate"] = planned.issued, planned.due
+        return _Document("invoice", planned.index, tag, body)
 
-    def recurring(self) -> _Document:
+    def recurring(self, planned: Recurring) -> _Document:
         """A recurring template: an instalment every 1 or 3 months, first invoice to term end."""
         billing = self.billing
-        step = check_recurring(billing, VENDOR)
         if billing.payment_terms_days not in self.config.term_refs:
             # A template has no DueDate: without a Term QBO would apply the company default.
             raise VendorRejected(
@@ -282,19 +270,18 @@ class _Plan:
                 "to quickbooks.term_refs",
                 field="SalesTermRef",
             )
-        tag = marker_tag(self.brief.marker, 1)
-        label = f"{self.brief.title}: {billing.schedule} instalment"
-        invoice = self.invoice_fields((label, billing.instalment_amount()), tag)
+        tag = document_tag(self.brief.marker, 1)
+        invoice = self.invoice_fields((planned.description, planned.amount), tag)
         invoice["RecurringInfo"] = {
             "Name": f"{self.brief.account_name} ({self.brief.marker})",
             "RecurType": "Automated",
             "Active": True,
             "ScheduleInfo": {
                 "IntervalType": "Monthly",
-                "NumInterval": step,
-                "DayOfMonth": billing.first_invoice_date.day,
-                "StartDate": billing.first_invoice_date,
-                "EndDate": billing.term_end,
+                "NumInterval": planned.step_months,
+                "DayOfMonth": planned.start.day,
+                "StartDate": planned.start,
+                "EndDate": planned.end,
             },
         }
         return _Document("recurringtransaction", 1, tag, {"Invoice": invoice})
@@ -392,67 +379,6 @@ def customer_notes(brief: HandoffBrief, billing: BillingTerms) -> str:
     return "\n".join(lines)
 
 
-def describe_terms(billing: BillingTerms) -> str:
-    """The agreed billing terms in one line, amounts as agreed."""
-    value = f"{billing.currency} {billing.contract_value:,.2f}"
-    net = f"net {billing.payment_terms_days} days"
-    if billing.schedule in ("monthly", "quarterly"):
-        periods, each = billing.recurring_periods(), billing.instalment_amount()
-        total = each * periods
-        text = (
-            f"{value} {billing.schedule} from {billing.first_invoice_date} to "
-            f"{billing.term_end}: {periods} x {each:,.2f}, {net}"
-        )
-        if total != billing.contract_value:
-            text += f" (instalments total {total:,.2f})"
-        return text
-    if billing.schedule == "milestones":
-        return f"{value} in {len(billing.milestones)} milestones, {net}"
-    return f"{value} one-off on {billing.first_invoice_date}, {net}"
-
-
-# --- vendor-neutral billing rules (xero.py uses them too) -------------------------------------
-
-
-def check_recurring(billing: BillingTerms, vendor: str) -> int:
-    """Months between instalments; rejects terms whose schedule would not bill the agreed count."""
-    if billing.term_start is None or billing.term_end is None:
-        raise VendorRejected(
-            vendor, f"{billing.schedule} billing needs a term start and end", field="term_end"
-        )
-    step = 1 if billing.schedule == "monthly" else 3
-    count = instalment_count(billing.first_invoice_date, billing.term_end, step)
-    if count != billing.recurring_periods():
-        raise VendorRejected(
-            vendor,
-            f"a {billing.schedule} schedule from {billing.first_invoice_date} to "
-            f"{billing.term_end} makes {count} invoices, but the contract is split into "
-            f"{billing.recurring_periods()} instalments",
-            field="first_invoice_date",
-        )
-    return step
-
-
-def instalment_count(first: date, end: date, step_months: int) -> int:
-    """How many invoice dates `first`, `first + step`, ... fall on or before `end`."""
-    count = 0
-    while add_months(first, count * step_months) <= end:
-        count += 1
-    return count
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` moved by whole months, clamped to the month's last day (Jan 31 + 1 = Feb 28/29)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def marker_tag(marker: str, index: int) -> str:
-    """The text that finds a document again; the closing parenthesis keeps /1 apart from /10."""
-    return f"(ref {marker}/{index})"
-
-
 def request_id(idempotency_key: str, action: str, index: int) -> str:
     """A stable QBO requestid for one create of one handoff attempt chain."""
     digest = hashlib.sha256(f"{idempotency_key}|{action}|{index}".encode()).hexdigest()
@@ -462,21 +388,6 @@ def request_id(idempotency_key: str, action: str, index: int) -> str:
 def qbo_quote(value: str) -> str:
     """A QBO query string literal: backslash escapes backslashes and apostrophes."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def money_json(body: Any) -> bytes:
-    """JSON where every Decimal is a number with exactly two decimals (no float on the way)."""
-    nonce = secrets.token_hex(8)
-
-    def encode(value: object) -> str:
-        if isinstance(value, Decimal):
-            return f"{nonce}{value.quantize(Decimal('0.01')):f}"
-        if isinstance(value, date):
-            return value.isoformat()
-        raise TypeError(f"cannot serialise {type(value).__name__}")
-
-    text = json.dumps(body, default=encode, ensure_ascii=False, separators=(",", ":"))
-    return re.sub(f'"{nonce}(-?[0-9]+\\.[0-9]+)"', r"\1", text).encode()
 
 
 def describe_qbo_error(response: requests.Response) -> tuple[str, str | None]:
@@ -504,27 +415,6 @@ def _key(mapping: object, name: str) -> Any:
     if not isinstance(mapping, dict):
         return None
     return next((v for k, v in mapping.items() if k.lower() == name.lower()), None)
-
-
-def require_billing(brief: HandoffBrief, vendor: str) -> BillingTerms:
-    """The brief's billing terms; a handoff without them cannot be billed."""
-    if brief.billing is None:
-        raise VendorRejected(vendor, "the handoff has no billing terms", field="billing")
-    return brief.billing
-
-
-def require_milestones(billing: BillingTerms, vendor: str) -> tuple[Milestone, ...]:
-    """The milestones of a milestone schedule (at least one)."""
-    if not billing.milestones:
-        raise VendorRejected(vendor, "milestone billing without milestones", field="milestones")
-    return billing.milestones
-
-
-def exact_money(amount: Decimal, field: str, vendor: str) -> Decimal:
-    """The amount unchanged; rejects sub-cent amounts rather than rounding them silently."""
-    if amount != amount.quantize(Decimal("0.01")):
-        raise VendorRejected(vendor, f"{amount} has more than two decimals", field=field)
-    return amount
 
 
 def clip(text: str, limit: int) -> str:

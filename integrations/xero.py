@@ -17,13 +17,22 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from integrations.billing import (
+    PlannedInvoice,
+    Recurring,
+    build_documents,
+    describe_terms,
+    document_tag,
+    money_json,
+    require_billing,
+)
 from integrations.http import VendorHttp
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
@@ -33,15 +42,6 @@ from integrations.ports import (
     HandoffBrief,
     ThreadComment,
     VendorRejected,
-)
-from integrations.quickbooks import (
-    check_recurring,
-    describe_terms,
-    exact_money,
-    marker_tag,
-    money_json,
-    require_billing,
-    require_milestones,
 )
 
 if TYPE_CHECKING:
@@ -276,21 +276,7 @@ def plan_documents(
     brief: HandoffBrief, billing: BillingTerms, config: XeroConfig
 ) -> list[_Document]:
     """The Xero objects the schedule needs, in creation order (bodies without the contact)."""
-    plan = _Plan(brief, billing, config)
-    if billing.schedule in ("monthly", "quarterly"):
-        return [plan.repeating()]
-    if billing.schedule == "one_off":
-        due = billing.first_invoice_date + timedelta(days=billing.payment_terms_days)
-        amount = exact_money(billing.contract_value, "contract_value", VENDOR)
-        return [plan.invoice(1, (brief.title, amount), (billing.first_invoice_date, due))]
-    documents = []
-    for index, milestone in enumerate(require_milestones(billing, VENDOR), start=1):
-        amount = exact_money(milestone.amount, f"milestones[{index}].amount", VENDOR)
-        # Never date an invoice after the day it is due.
-        issued = min(billing.first_invoice_date, milestone.due_date)
-        line = (milestone.description, amount)
-        documents.append(plan.invoice(index, line, (issued, milestone.due_date)))
-    return documents
+    return build_documents(billing, brief.title, VENDOR, _Bodies(brief, billing, config))
 
 
 def with_contact(doc: _Document, contact_id: str) -> dict[str, Any]:
@@ -300,38 +286,35 @@ def with_contact(doc: _Document, contact_id: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """Builds document bodies for one brief."""
+class _Bodies:
+    """Maps the neutral plan onto Xero bodies for one brief."""
 
     brief: HandoffBrief
     billing: BillingTerms
     config: XeroConfig
 
-    def repeating(self) -> _Document:
+    def recurring(self, planned: Recurring) -> _Document:
         """A repeating invoice: an instalment every 1 or 3 months, first invoice to term end."""
-        billing = self.billing
-        step = check_recurring(billing, VENDOR)
-        tag = marker_tag(self.brief.marker, 1)
-        label = f"{self.brief.title}: {billing.schedule} instalment"
-        body = self.common(label, billing.instalment_amount(), tag)
+        tag = document_tag(self.brief.marker, 1)
+        body = self.common(planned.description, planned.amount, tag)
         body["Schedule"] = {
-            "Period": step,
+            "Period": planned.step_months,
             "Unit": "MONTHLY",
-            "DueDate": billing.payment_terms_days,
+            "DueDate": self.billing.payment_terms_days,
             "DueDateType": "DAYSAFTERBILLDATE",
-            "StartDate": billing.first_invoice_date,
-            "EndDate": billing.term_end,
+            "StartDate": planned.start,
+            "EndDate": planned.end,
         }
         body["Status"] = self.config.repeating_status
         return _Document("RepeatingInvoices", 1, tag, {"RepeatingInvoices": [body]})
 
-    def invoice(self, index: int, line: tuple[str, Decimal], dates: tuple[date, date]) -> _Document:
+    def invoice(self, planned: PlannedInvoice) -> _Document:
         """A draft sales invoice (ACCREC) for one amount, dated and due as agreed."""
-        tag = marker_tag(self.brief.marker, index)
-        body = self.common(line[0], line[1], tag)
-        body["Date"], body["DueDate"] = dates
+        tag = document_tag(self.brief.marker, planned.index)
+        body = self.common(planned.description, planned.amount, tag)
+        body["Date"], body["DueDate"] = planned.issued, planned.due
         body["Status"] = "DRAFT"
-        return _Document("Invoices", index, tag, {"Invoices": [body]})
+        return _Document("Invoices", planned.index, tag, {"Invoices": [body]})
 
     def common(self, description: str, amount: Decimal, tag: str) -> dict[str, Any]:
         """Fields both shapes share: type, one line, tax treatment, currency, PO reference."""
