@@ -50,6 +50,7 @@ class SlackMessenger:
     def __init__(self, client: WebClient, group_cache_seconds: float = 300.0) -> None:
         self.client = client
         self._group_cache: dict[str, tuple[float, list[str]]] = {}
+        self._name_cache: dict[str, tuple[float, str | None]] = {}
         self._group_ttl = group_cache_seconds
         self._lock = threading.Lock()
 
@@ -107,6 +108,27 @@ class SlackMessenger:
         if user.get("deleted"):
             return None
         return str(user["id"])
+
+    def user_name(self, user_id: str) -> str | None:
+        """Real name, else display name; None (logged) when Slack has no answer."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._name_cache.get(user_id)
+            if cached and now - cached[0] < self._group_ttl:
+                return cached[1]
+        try:
+            user = self.client.users_info(user=user_id)["user"]
+        except SlackApiError as exc:
+            # A name is a nicety on a mirrored comment: never worth failing the effect over.
+            error = exc.response.get("error")
+            log.warning("slack_user_name_failed user=%s error=%s", user_id, error)
+            return None
+        profile = user.get("profile") or {}
+        name = profile.get("real_name") or user.get("real_name") or profile.get("display_name")
+        found = str(name) if name else None
+        with self._lock:
+            self._name_cache[user_id] = (now, found)
+        return found
 
     def usergroup_members(self, usergroup_id: str) -> list[str]:
         now = time.monotonic()

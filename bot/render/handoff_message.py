@@ -6,6 +6,7 @@ within 50 blocks and Slack's text limits (the full form is one "View handoff" cl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,8 +24,10 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.ids import Action
+from forms.display import mrkdwn_escape
 
 MAX_BLOCKS = 50
+_BROADCAST = re.compile(r"<!([^|>]*)(?:\|([^>]*))?>")  # <!here>, <!subteam^S1|@ops>, <!date…>
 FIELD_CHARS = 2000
 SECTION_CHARS = 3000
 
@@ -85,6 +88,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def quote(text: str) -> str:
+    """A Slack message's own (already escaped) text, shown again without pinging a group."""
+    return _BROADCAST.sub(lambda m: m.group(2) or "@" + m.group(1).split("^")[0], text)
+
+
 def render(message: HandoffMessage) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for the handoff message."""
     blocks: list[Block] = [HeaderBlock(text=clip(f"Handoff: {message.title}", 150))]
@@ -120,7 +128,8 @@ def _summary(message: HandoffMessage) -> list[Block]:
     """Each of the first sections as one text block; the rest are one click away."""
     blocks: list[Block] = []
     for title, items in list(message.sections)[: message.summary_sections]:
-        lines = [f"*{escape(label)}:* {escape(value)}" for label, value in items if value]
+        # Values keep their <@U…> mentions (people fields), so Slack shows names.
+        lines = [f"*{escape(label)}:* {mrkdwn_escape(value)}" for label, value in items if value]
         body = "\n".join(lines) or "_nothing recorded_"
         blocks.append(SectionBlock(text=clip(f"*{escape(title)}*\n{body}", SECTION_CHARS)))
     hidden = [title for title, _ in list(message.sections)[message.summary_sections :]]
@@ -163,7 +172,7 @@ def _effects(message: HandoffMessage) -> list[Block]:
 
 
 def _questions(questions: Sequence[OpenQuestion]) -> Block:
-    lines = [f"• <@{q.user_id}>: {escape(clip(q.text, 200))}" for q in questions[:10]]
+    lines = [f"• <@{q.user_id}>: {quote(clip(q.text, 200))}" for q in questions[:10]]
     more = len(questions) - 10
     if more > 0:
         lines.append(f"…and {more} more in the thread")

@@ -1,15 +1,34 @@
-"""Turns a stored handoff into the vendor-neutral brief the ops and finance adapters receive."""
+"""Turns a stored handoff into what vendors receive: its brief, and its thread messages as comments.
+
+Vendors get plain text: Slack's markup (`<@U…>` mentions, `<url|label>` links, `&lt;` escapes)
+means nothing in Asana, Jira or Xero, so it is spelled out, with people by name.
+"""
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
 from forms import sales_to_delivery
 from forms.registry import get_form
-from integrations.ports import BillingTerms, BriefItem, BriefSection, Contact, HandoffBrief
-from storage.models import Handoff, HandoffKind
+from integrations.ports import (
+    BillingTerms,
+    BriefItem,
+    BriefSection,
+    Contact,
+    HandoffBrief,
+    ThreadComment,
+)
+from storage.models import Handoff, HandoffKind, ThreadMessage
+
+NameLookup = Callable[[str], str | None]  # Slack user id -> the person's name, if known
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_MARKUP = re.compile(r"<([^<>]*)>")
 
 
 def marker_for(handoff_id: int) -> str:
@@ -32,14 +51,21 @@ def form_sections(handoff: Handoff) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def build_brief(
-    handoff: Handoff, *, slack_thread_url: str | None, crm_deal_url: str | None
+    handoff: Handoff,
+    *,
+    slack_thread_url: str | None,
+    crm_deal_url: str | None,
+    names: NameLookup,
 ) -> HandoffBrief:
     """Every captured field, as readable sections plus the structured parts tools act on."""
     spec = get_form(handoff.kind)
     model = form_model(handoff)
     sections = tuple(
         BriefSection(
-            title=title, items=tuple(BriefItem(label=label, value=value) for label, value in items)
+            title=title,
+            items=tuple(
+                BriefItem(label=label, value=with_names(value, names)) for label, value in items
+            ),
         )
         for title, items in spec.sections(model)
     )
@@ -65,3 +91,35 @@ def build_brief(
         crm_deal_url=crm_deal_url,
         **structured,
     )
+
+
+def thread_comment(message: ThreadMessage, names: NameLookup) -> ThreadComment:
+    """A thread message as a vendor comment: its author by name, its time, its text as plain."""
+    return ThreadComment(
+        marker=f"slack-{message.slack_ts}",
+        author=names(message.user_id) or f"Slack user {message.user_id}",
+        posted_at=message.posted_at,
+        text=slack_to_plain(message.text, names),
+    )
+
+
+def with_names(text: str, names: NameLookup) -> str:
+    """`text` with each Slack user mention replaced by the person's name (form values)."""
+    return _MENTION.sub(lambda m: names(m.group(1)) or f"@{m.group(1)}", text)
+
+
+def slack_to_plain(text: str, names: NameLookup) -> str:
+    """Slack message markup as plain text: people by name, links spelled out, entities decoded."""
+    return html.unescape(_MARKUP.sub(lambda m: _plain_markup(m.group(1), names), text))
+
+
+def _plain_markup(inner: str, names: NameLookup) -> str:
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        return names(target[1:]) or label or target
+    if target.startswith("#"):
+        return f"#{label}" if label else target
+    if target.startswith("!"):  # <!here>, <!subteam^S1|@ops>, <!date^…|fallback>
+        return label or "@" + target[1:].split("^")[0]
+    address = target.removeprefix("mailto:")
+    return f"{label} ({address})" if label and label != address else address

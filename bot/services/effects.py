@@ -18,20 +18,21 @@ from bot.config import OrgConfig
 from bot.ids import Action
 from bot.render.handoff_message import render
 from bot.services import actions
-from bot.services.briefs import build_brief, marker_for
+from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.handoffs import HandoffService
 from bot.services.outbox import Handler, JobContext, RetryLater
 from bot.services.ports import Clock, Messenger, SlackUnreachableUser
-from bot.services.presenter import handoff_message
+from bot.services.presenter import TOOL_LABELS, handoff_message
 from bot.services.teams import TeamDirectory
 from integrations.ports import (
     CreatedRecord,
     Crm,
     FinanceTool,
+    HandoffBrief,
     OpsTool,
-    ThreadComment,
+    VendorError,
 )
-from storage.models import ExternalRecord, Handoff, HandoffStatus
+from storage.models import ExternalRecord, Handoff, HandoffStatus, OutboxStatus
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -228,31 +229,71 @@ class Effects:
         existing = handoff.record(team)
         if existing is not None and existing.status == "done":
             return {"external_id": existing.external_id, "reused": True}
-        thread_url = self._thread_url(handoff)
+        wait = self._wait_reason(handoff, ctx, team)
+        if wait:
+            raise RetryLater(wait, delay=10)
         brief = build_brief(
-            handoff, slack_thread_url=thread_url, crm_deal_url=self._deal_url(handoff)
+            handoff,
+            slack_thread_url=self._thread_url(handoff),
+            crm_deal_url=self._deal_url(handoff),
+            names=self.slack.user_name,
         )
         look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
-        # One key per (handoff, team); a Retry click after a rejection gets a fresh one, since a
-        # vendor may replay its earlier refusal for a key it has seen.
-        retry = ctx.payload.get("retry")
-        key = f"billing:{handoff.id}:{team}" + (f":{retry}" if retry else "")
-        created = self._create_in_tool(team, brief, key, look_first)
+        # The job's own key: stable across its retries, fresh for a Retry click (a new job), since
+        # a vendor replays its earlier answer, a refusal included, for a key it has seen.
+        created = self._create_in_tool(team, brief, _base_key(ctx.key), look_first)
         self._record_done(handoff.id, team, created)
         return {"external_id": created.external_id, "url": created.url}
 
-    def _create_in_tool(self, team: str, brief: Any, key: str, look_first: bool) -> CreatedRecord:
-        if team in self.tools.ops:
-            return self.tools.ops[team].create_record(brief, look_first=look_first)
-        if team in self.tools.finance:
-            return self.tools.finance[team].create_billing_setup(
-                brief, idempotency_key=_base_key(key), look_first=look_first
-            )
+    def _create_in_tool(
+        self, team: str, brief: HandoffBrief, key: str, look_first: bool
+    ) -> CreatedRecord:
+        try:
+            if team in self.tools.ops:
+                return self.tools.ops[team].create_record(brief, look_first=look_first)
+            if team in self.tools.finance:
+                return self.tools.finance[team].create_billing_setup(
+                    brief, idempotency_key=key, look_first=look_first
+                )
+        except VendorError as exc:
+            if exc.field and exc.field not in exc.message:
+                # The handoff message and the admin see only the text: it must name the field.
+                raise type(exc)(
+                    exc.vendor,
+                    f"{exc.message} (field {exc.field})",
+                    status=exc.status,
+                    field=exc.field,
+                    retry_after=exc.retry_after,
+                ) from exc
+            raise
         raise LookupError(f"team {team!r} has no tool configured")
+
+    def _wait_reason(self, handoff: Handoff, ctx: JobContext, team: str) -> str | None:
+        """Why creating the record now would be wrong, if it would."""
+        active = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
+        with self.uow() as uow:
+            jobs = uow.repo.jobs_for(handoff.id)
+        if not handoff.thread_ts and any(
+            j.action == actions.POST_HANDOFF_MESSAGE and j.status in active for j in jobs
+        ):
+            # The record links the Slack thread, which exists once the handoff message is posted.
+            return "handoff message not posted yet"
+        if any(
+            j.action == actions.CREATE_RECORD
+            and j.payload.get("team") == team
+            and j.id < ctx.job_id
+            and j.status in active
+            for j in jobs
+        ):
+            # E.g. Retry pressed twice: two creations racing could both miss the other's record.
+            return f"an earlier job is still creating the {team} record"
+        return None
 
     def _record_done(self, handoff_id: int, target: str, created: CreatedRecord) -> None:
         with self.uow() as uow:
-            handoff = uow.repo.handoff(handoff_id)
+            # Locked: two workers finishing the ops and finance records at once must not both
+            # miss the other's record and leave the handoff short of `delivered`.
+            handoff = uow.repo.handoff(handoff_id, for_update=True)
             assert handoff is not None
             record = handoff.record(target)
             if record is None:
@@ -291,28 +332,17 @@ class Effects:
         target, ts = str(ctx.payload["target"]), str(ctx.payload["ts"])
         handoff = self._handoff(ctx.handoff_id)
         record = handoff.record(target)
-        if record is None:
-            return None
-        if record.status != "done" or not record.external_id:
-            raise RetryLater(f"{target} record not created yet", delay=120)
         message = next((m for m in handoff.messages if m.slack_ts == ts), None)
-        if message is None:
+        if record is None or message is None:
             return None
-        comment = ThreadComment(
-            marker=f"slack-{ts}",
-            author=f"Slack user {message.user_id}",
-            posted_at=message.posted_at,
-            text=message.text,
-        )
-        created = CreatedRecord.model_validate(
-            record.detail
-            or {
-                "vendor": record.vendor,
-                "kind": "record",
-                "external_id": record.external_id,
-                "url": record.url,
-            }
-        )
+        if target in message.mirrored:
+            return {"mirror_id": message.mirrored[target], "reused": True}
+        if record.status != "done" or not record.external_id:
+            # Mirrored once the record exists; a failed record waits for someone's Retry.
+            delay = 900 if record.status == "failed" else 60
+            raise RetryLater(f"{target} record not created yet", delay=delay)
+        comment = thread_comment(message, self.slack.user_name)
+        created = _created_record(record)
         if target in self.tools.ops:
             mirror_id: str | None = self.tools.ops[target].add_comment(
                 created, comment, look_first=ctx.uncertain or ctx.attempt > 1
@@ -323,12 +353,18 @@ class Effects:
             )
         else:
             return None
-        with self.uow() as uow:
-            stored = uow.repo.thread_message(handoff.id, ts)
-            if stored is not None:
-                stored.mirrored = {**stored.mirrored, target: mirror_id or "unsupported"}
-                uow.commit()
+        self._mirrored(handoff.id, ts, target, mirror_id or "unsupported")
         return {"mirror_id": mirror_id}
+
+    def _mirrored(self, handoff_id: int, ts: str, target: str, mirror_id: str) -> None:
+        with self.uow() as uow:
+            # Locked: the ops and finance mirrors of one message must not overwrite each other.
+            handoff = uow.repo.handoff(handoff_id, for_update=True)
+            stored = uow.repo.thread_message(handoff_id, ts) if handoff else None
+            if stored is not None:
+                stored.mirrored = {**stored.mirrored, target: mirror_id}
+                uow.commit()
+        log.info("comment_mirrored handoff=%s target=%s ts=%s", handoff_id, target, ts)
 
     def crm_note(self, ctx: JobContext) -> dict[str, Any] | None:
         """Write the summary and links back onto the deal, once the records have settled."""
@@ -376,29 +412,40 @@ class Effects:
 
     def on_dead(self, ctx: JobContext, error: str) -> None:
         """A job ran out of tries or was refused: show it on the handoff and tell the admin."""
+        text = (
+            f":warning: Handoff #{ctx.handoff_id}: `{ctx.action}` failed after {_tries(ctx)} "
+            f"— {error}"
+        )
         if ctx.action == actions.CREATE_RECORD and ctx.handoff_id:
-            team = str(ctx.payload["team"])
-            with self.uow() as uow:
-                handoff = uow.repo.handoff(ctx.handoff_id)
-                record = handoff.record(team) if handoff else None
-                if handoff is not None and record is not None and record.status != "done":
-                    record.status = "failed"
-                    record.last_error = error
-                    uow.repo.audit(handoff, "system", "record_failed", target=team, error=error)
-                    uow.repo.enqueue(
-                        handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}"
-                    )
-                    uow.commit()
+            text = self._record_failed(ctx.handoff_id, str(ctx.payload["team"]), error) or text
         if ctx.action == actions.SLACK_POST and ctx.payload.get("channel") == self.org.admin_user:
             return  # the admin is the one we could not reach: the log line is all we have
         try:
-            self._tell_admin(
-                f":warning: Handoff #{ctx.handoff_id}: `{ctx.action}` failed after "
-                f"{ctx.attempt} tries — {error}",
-                ctx.handoff_id,
-            )
+            self._tell_admin(text, ctx.handoff_id)
         except Exception:
             log.exception("admin_alert_failed handoff=%s action=%s", ctx.handoff_id, ctx.action)
+
+    def _record_failed(self, handoff_id: int, team: str, error: str) -> str | None:
+        """Mark the record failed (its Retry button appears); the admin's message, if so."""
+        with self.uow() as uow:
+            handoff = uow.repo.handoff(handoff_id, for_update=True)
+            record = handoff.record(team) if handoff else None
+            if handoff is None or record is None or record.status == "done":
+                return None
+            record.status = "failed"
+            record.last_error = error
+            uow.repo.audit(handoff, "system", "record_failed", target=team, error=error)
+            uow.repo.enqueue(handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+            uow.commit()
+        where = self._thread_url(handoff)
+        name = self.teams.team_name(team)
+        vendor = TOOL_LABELS.get(record.vendor, record.vendor)
+        return (
+            f":warning: Handoff #{handoff_id} ({handoff.account_name or handoff.deal_name}): "
+            f"the {name} record in {vendor} was not created — {error}\n"
+            f"Nothing captured is lost. Fix the data or the {vendor} settings, then press "
+            f"*Retry* on the handoff message{f' ({where})' if where else ''}."
+        )
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -422,6 +469,22 @@ class Effects:
     def _tell_admin(self, text: str, handoff_id: int | None) -> None:
         self.slack.post(self.org.admin_user, text)
         log.info("admin_told handoff=%s", handoff_id)
+
+
+def _tries(ctx: JobContext) -> str:
+    return "1 try" if ctx.attempt == 1 else f"{ctx.attempt} tries"
+
+
+def _created_record(record: ExternalRecord) -> CreatedRecord:
+    """What the vendor told us when it made the record (task ids and all), as stored."""
+    if record.detail:
+        return CreatedRecord.model_validate(record.detail)
+    return CreatedRecord(
+        vendor=record.vendor,
+        kind="record",
+        external_id=record.external_id or "",
+        url=record.url,
+    )
 
 
 def _base_key(key: str) -> str:

@@ -80,6 +80,7 @@ class FakeSlack:
 
     users_by_email: dict[str, str] = field(default_factory=dict)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # user id -> real name (users.info)
     unreachable: set[str] = field(default_factory=set)  # user ids whose DMs fail
     fail_next: dict[str, list[Reply]] = field(default_factory=dict)  # method -> canned replies
     messages: list[Posted] = field(default_factory=list)
@@ -229,6 +230,15 @@ class FakeSlack:
         if user is None:
             return {"error": "users_not_found"}
         return {"user": {"id": user, "deleted": False}}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args["user"])
+        name = self.names.get(user)
+        if name is None:
+            return {"error": "user_not_found"}
+        handle = name.split()[0].lower()
+        profile = {"real_name": name, "display_name": handle, "first_name": name.split()[0]}
+        return {"user": {"id": user, "name": handle, "real_name": name, "profile": profile}}
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = self.usergroups.get(str(args["usergroup"]))
