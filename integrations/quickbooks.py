@@ -405,9 +405,12 @@ def describe_qbo_error(response: requests.Response) -> tuple[str, str | None]:
     for error in errors:
         element = _key(error, "element")
         field = field or (str(element) if element else None)
-        text = f"{_key(error, 'Message')}: {_key(error, 'Detail')}"
+        words = [str(w) for w in (_key(error, "Message"), _key(error, "Detail")) if w]
+        text = ": ".join(words) or "no message"
         parts.append(f"{text} (field {element})" if element else text)
-    return f"HTTP {response.status_code} {_key(fault, 'type')}: {'; '.join(parts)}", field
+    kind = _key(fault, "type")
+    prefix = f"HTTP {response.status_code} {kind}" if kind else f"HTTP {response.status_code}"
+    return f"{prefix}: {'; '.join(parts)}", field
 
 
 def _key(mapping: object, name: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from forms import sales_to_delivery
+from forms.delivery_to_finance import DeliveryToFinanceForm
 from forms.registry import get_form
 from integrations.ports import (
     BillingTerms,
@@ -50,6 +51,21 @@ def form_sections(handoff: Handoff) -> list[tuple[str, list[tuple[str, str]]]]:
     return [(title, list(items)) for title, items in spec.sections(form_model(handoff))]
 
 
+FINAL_INVOICE_TERMS_DAYS = 30
+
+
+def final_invoice(model: DeliveryToFinanceForm) -> BillingTerms:
+    """Delivery complete: finance raises one invoice for the agreed final amount."""
+    return BillingTerms(
+        contract_value=model.final_invoice_amount,
+        currency=model.currency,
+        schedule="one_off",
+        first_invoice_date=model.invoice_date,
+        payment_terms_days=FINAL_INVOICE_TERMS_DAYS,
+        conditions=model.notes,
+    )
+
+
 def build_brief(
     handoff: Handoff,
     *,
@@ -78,6 +94,9 @@ def build_brief(
             "kickoff_date": sales_to_delivery.kickoff_date(model),
             "billing": BillingTerms.model_validate(sales_to_delivery.billing(model)),
         }
+    elif handoff.kind == HandoffKind.DELIVERY_TO_FINANCE:
+        assert isinstance(model, DeliveryToFinanceForm)
+        structured = {"billing": final_invoice(model)}
     account = handoff.account_name or handoff.deal_name or f"Handoff {handoff.id}"
     return HandoffBrief(
         handoff_id=handoff.id,

@@ -433,8 +433,8 @@ class HandoffService:
             repo = uow.repo
             handoff = self._get(repo, handoff_id)
             record = handoff.record(target)
-            if record is None or record.status == "done":
-                return
+            if record is None or record.status != "failed":
+                return  # pending jobs are still trying; done records need nothing
             record.status = "pending"
             record.last_error = None
             repo.enqueue(

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+
+import pytest
 
 from storage.models import HandoffStatus
 from tests.bot.conftest import FIN_MEMBER, HANDOFF_CHANNEL, OPS_MEMBER, SELLER, Harness
+from tests.bot.test_delivery import WorldFactory, world_factory
 from tests.bot.test_handoff_flow import click, submit
 from tests.support.slack_state import initial_values
+
+
+@pytest.fixture
+def worlds(make_harness: Callable[..., Harness]) -> Iterator[WorldFactory]:
+    with world_factory(make_harness) as factory:
+        yield factory
+
 
 DELIVERY = {
     "account_name": "Acme Ltd",
@@ -60,3 +71,23 @@ def test_delivery_handoff_cannot_be_started_by_sales(harness: Harness) -> None:
     harness.command("delivery 702", user_id=SELLER)
 
     assert "Only members of Operations" in json.dumps(list(harness.slack.views.values())[-1])
+
+
+def test_delivery_handoff_raises_one_final_invoice_in_quickbooks(worlds: WorldFactory) -> None:
+    world = worlds()
+    world.h.hubspot.add_deal("703", company="Acme Ltd")
+    world.h.command("delivery 703", user_id=OPS_MEMBER)
+    view_id, form = next(reversed(world.h.slack.views.items()))
+    submit(world.h, view_id, form, DELIVERY, user=OPS_MEMBER)
+    handoff_id = int(json.loads(form["private_metadata"])["handoff_id"])
+
+    world.settle()
+
+    invoices = world.requests("quickbooks", "POST", "/invoice")
+    assert len(invoices) == 1
+    body = invoices[0].json
+    assert body["TxnDate"] == "2027-07-01"
+    assert body["DueDate"] == "2027-07-31"
+    assert body["Line"][0]["Amount"] == 4000.00
+    assert world.requests("asana", "POST", "/projects") == []  # ops sent it; ops gets no record
+    assert world.record(handoff_id, "finance").status == "done"
