@@ -1,19 +1,21 @@
-"""The `Messenger` port over slack_sdk's WebClient (429s honoured by the SDK's retry handler)."""
+"""The `Messenger` port over slack_sdk's WebClient, with Slack's 429 Retry-After honoured."""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.services.ports import PostedMessage, SlackUnreachableUser
 
@@ -32,10 +34,66 @@ UNREACHABLE = {
 }
 
 
-def make_web_client(token: str, base_url: str) -> WebClient:
-    """A WebClient that waits out Slack's Retry-After on 429 and retries dropped connections."""
+IN_CALL_WAIT_LIMIT = 5.0  # seconds; longer waits go back to the outbox's schedule
+
+
+class ShortRateLimitRetry(RetryHandler):
+    """Retries a 429 in the call only when Slack asks for a short wait.
+
+    A long Retry-After is left to raise SlackApiError (status 429, the header kept), so the
+    outbox reschedules the job for then instead of holding a worker or listener thread asleep.
+    """
+
+    def __init__(
+        self, max_retry_count: int = 2, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        return retry_after_seconds(response.headers) <= IN_CALL_WAIT_LIMIT
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        wait = retry_after_seconds(response.headers if response else {})
+        self._sleep(wait + random.uniform(0, 0.5))  # noqa: S311 - jitter, not crypto
+        state.increment_current_attempt()
+
+
+def retry_after_seconds(headers: Mapping[str, Any]) -> float:
+    """Slack's Retry-After in seconds (1 when absent or unreadable, as Slack's SDK assumes)."""
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(0.0, float(raw))
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
+
+
+def make_web_client(
+    token: str, base_url: str, sleep: Callable[[float], None] = time.sleep
+) -> WebClient:
+    """A WebClient that honours short 429 waits in the call and retries dropped connections."""
     client = WebClient(token=token, base_url=_with_slash(base_url), timeout=15)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    client.retry_handlers.append(ShortRateLimitRetry(sleep=sleep))
     client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=1))
     return client
 

@@ -72,7 +72,9 @@ def build_services(
     if migrate:
         upgrade(engine)
     uow = UnitOfWorkFactory(session_factory(engine), clock)
-    client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    client = make_web_client(
+        settings.slack_bot_token, settings.slack_api_url, **({"sleep": sleep} if sleep else {})
+    )
     messenger = SlackMessenger(client)
     teams = TeamDirectory(org, messenger)
 
