@@ -29,7 +29,7 @@ def _settings_and_org(require_slack: bool) -> tuple[Settings, OrgConfig]:
         lines = "\n".join(f"  - {m}" for m in missing)
         raise ConfigError(
             f"Slack credentials are missing. Set these (in the environment or in .env):\n{lines}\n"
-            "Create the app from app_manifest.yml first; see README.md, 'Create the Slack app'."
+            "Create the app from app_manifest.yml first; see README.md, Quick start, step 1."
         )
     return settings, load_org_config(settings.org_config)
 

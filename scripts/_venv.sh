@@ -14,9 +14,14 @@ stamp=".venv/.installed-${extra:-app}"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "handoff: installing dependencies into .venv"
-  .venv/bin/python -m pip install --quiet --upgrade pip
   spec="."
   [ -n "$extra" ] && spec=".[${extra}]"
-  .venv/bin/python -m pip install --quiet -e "$spec"
+  # pip's chatter goes to a log, shown only if the install fails.
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e "$spec"; } \
+      > .venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2
+    echo "handoff: installing dependencies failed (log above, also in .venv/pip.log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
