@@ -1,6 +1,11 @@
-"""Names of outbox actions and of the external-record targets they fill."""
+"""Names of outbox actions, and the one helper every state change uses to refresh the message."""
 
 from __future__ import annotations
+
+import uuid
+
+from storage.models import Handoff
+from storage.repositories import Repository
 
 NOTIFY_OWNER = "gate.notify_owner"  # find the deal owner in Slack and DM the form button
 MOVE_DEAL_STAGE = "crm.move_stage"
@@ -13,3 +18,8 @@ MIRROR_COMMENT = "record.mirror"
 CRM_NOTE = "crm.note"
 SLACK_POST = "slack.post"
 HOME_PUBLISH = "home.publish"
+
+
+def rerender(repo: Repository, handoff: Handoff) -> None:
+    """Queue a re-render of the handoff message; each change gets its own job (it shows state)."""
+    repo.enqueue(handoff, RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")

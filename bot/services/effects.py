@@ -317,7 +317,7 @@ class Effects:
             ):
                 handoff.status = HandoffStatus.DELIVERED
                 uow.repo.audit(handoff, "system", "delivered")
-            uow.repo.enqueue(handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+            actions.rerender(uow.repo, handoff)
             uow.commit()
         log.info(
             "record_created handoff=%s target=%s vendor=%s id=%s",
@@ -435,7 +435,7 @@ class Effects:
             record.status = "failed"
             record.last_error = error
             uow.repo.audit(handoff, "system", "record_failed", target=team, error=error)
-            uow.repo.enqueue(handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+            actions.rerender(uow.repo, handoff)
             uow.commit()
         where = self._thread_url(handoff)
         name = self.teams.team_name(team)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from bot.config import OrgConfig
 from bot.services import actions
+from bot.services.obligations import ObligationBook
 from bot.services.ports import Clock
 from storage.models import (
     ExternalRecord,
@@ -30,32 +31,9 @@ from storage.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 
-class ObligationPort(Protocol):
-    def open(
-        self,
-        repo: Repository,
-        handoff: Handoff,
-        *,
-        sla: str,
-        subject: str,
-        owner_user_id: str | None,
-        team: str | None,
-        started_at: datetime,
-        detail: dict[str, Any] | None = None,
-    ) -> None: ...
-
-    def close(
-        self,
-        repo: Repository,
-        handoff_id: int,
-        *,
-        sla: str,
-        subject: str | None = None,
-        at: datetime,
-    ) -> None: ...
-
-
 class HomeRefresher(Protocol):
+    """The App Home re-render the service asks for after a change (bot.services.home)."""
+
     def refresh(self, repo: Repository, user_ids: Sequence[str], now: datetime) -> None: ...
 
 
@@ -88,7 +66,7 @@ class HandoffService:
         uow: UnitOfWorkFactory,
         org: OrgConfig,
         clock: Clock,
-        obligations: ObligationPort,
+        obligations: ObligationBook,
         home: HomeRefresher | None = None,
         kick: Callable[[], None] = lambda: None,
     ) -> None:
@@ -318,7 +296,7 @@ class HandoffService:
                 receipt.confirmed_at = now
                 repo.audit(handoff, user_id, "confirmed", team=team)
                 self.obligations.close(repo, handoff.id, sla="confirm", subject=team, at=now)
-                repo.enqueue(handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+                actions.rerender(repo, handoff)
             complete = all(r.confirmed_at for r in handoff.receipts)
             if newly and complete:
                 handoff.status = HandoffStatus.CONFIRMED
@@ -404,7 +382,7 @@ class HandoffService:
                     f"mirror:{handoff.id}:{target}:{ts}",
                     {"ts": ts, "target": target},
                 )
-            repo.enqueue(handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+            actions.rerender(repo, handoff)
             self._refresh_home(repo, [handoff.sender_user_id or ""], now)
             uow.commit()
         self.kick()
@@ -443,7 +421,7 @@ class HandoffService:
                 f"record:{handoff.id}:{target}:{uuid.uuid4()}",
                 {"team": target, "look_first": True},
             )
-            repo.enqueue(handoff, actions.RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+            actions.rerender(repo, handoff)
             repo.audit(handoff, user_id, "retry_requested", target=target)
             uow.commit()
         self.kick()
