@@ -1,0 +1,99 @@
+"""OAuth tokens in the database: rotated refresh tokens survive, and refreshes never race."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot.services.token_store import SqlTokenStore
+from integrations.oauth import OAuthClientConfig, OAuthRefresher
+from integrations.ports import OAuthToken
+from storage.uow import UnitOfWorkFactory
+from tests.integrations.fakes import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    QBO_TOKEN_PATH,
+    Clock,
+    Sleeps,
+    TokenEndpoint,
+    Warnings,
+    utc,
+)
+from tests.support.stub_server import StubServer
+
+NOW = utc(2027, 3, 1, 9)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[tuple[TokenEndpoint, StubServer]]:
+    tokens = TokenEndpoint()
+    with StubServer(tokens.handle) as server:
+        yield tokens, server
+
+
+def refresher(server: StubServer, store: SqlTokenStore) -> OAuthRefresher:
+    config = OAuthClientConfig(
+        provider="quickbooks",
+        account="9130",
+        token_url=server.url + QBO_TOKEN_PATH,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token_env="QBO_REFRESH_TOKEN",
+    )
+    return OAuthRefresher(
+        config, store, env={}, warn_admin=Warnings(), now=Clock(NOW), sleep=Sleeps()
+    )
+
+
+def expired_token(store: SqlTokenStore) -> None:
+    store.save(
+        "quickbooks",
+        "9130",
+        OAuthToken(
+            access_token="access-0",
+            refresh_token="refresh-0",
+            expires_at=NOW - timedelta(minutes=1),
+            refresh_expires_at=NOW + timedelta(days=90),
+        ),
+    )
+
+
+def test_token_store_keeps_the_rotated_refresh_token(
+    uow_factory: UnitOfWorkFactory, endpoint: tuple[TokenEndpoint, StubServer]
+) -> None:
+    tokens, server = endpoint
+    expired_token(SqlTokenStore(uow_factory))
+
+    assert refresher(server, SqlTokenStore(uow_factory)).access_token() == "access-1"
+
+    assert len(tokens.calls) == 1
+    saved = SqlTokenStore(uow_factory).load("quickbooks", "9130")  # as a restarted process
+    assert saved is not None
+    assert (saved.access_token, saved.refresh_token) == ("access-1", "refresh-1")
+    assert saved.expires_at > NOW
+
+
+def test_token_store_two_processes_refresh_once(
+    uow_factory: UnitOfWorkFactory, endpoint: tuple[TokenEndpoint, StubServer]
+) -> None:
+    tokens, server = endpoint
+    expired_token(SqlTokenStore(uow_factory))
+    # Hold the first refresh open long enough that the second process reaches the lock meanwhile.
+    tokens.before_reply = lambda: threading.Event().wait(0.3)
+    # Two "processes": separate stores and refreshers over the same database.
+    processes = [refresher(server, SqlTokenStore(uow_factory)) for _ in range(2)]
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda r=r: results.append(r.access_token())) for r in processes
+    ]
+
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(tokens.calls) == 1
+    assert results == ["access-1", "access-1"]
