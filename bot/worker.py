@@ -10,6 +10,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.wiring import Services
 from bot.worker_jobs import schedule_jobs
+from integrations.ports import VendorError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,36 @@ def add_jobs(scheduler: BaseScheduler, services: Services) -> None:
         max_instances=1,
         misfire_grace_time=60,
     )
+    scheduler.add_job(
+        keep_connections_alive,
+        "interval",
+        hours=12,
+        args=[services],
+        id="oauth_keep_alive",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
     schedule_jobs(scheduler, services)
+
+
+def keep_connections_alive(services: Services) -> int:
+    """Refresh every finance connection's tokens; a refresh token that lapsed unused (Xero:
+    60 days) would otherwise cut the connection the next time a handoff needs it."""
+    checked = 0
+    for team, tool in services.effects.tools.finance.items():
+        try:
+            tool.check_connection()
+            checked += 1
+        except VendorError as exc:
+            log.warning(
+                "oauth_keep_alive_failed team=%s vendor=%s error=%s", team, tool.vendor, exc
+            )
+            services.messenger.post(
+                services.org.admin_user,
+                f":warning: The {tool.vendor} connection of team {team} needs attention: {exc}",
+            )
+    return checked
 
 
 def run_blocking(services: Services) -> None:

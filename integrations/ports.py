@@ -239,6 +239,10 @@ class FinanceTool(Protocol):
         self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
     ) -> CreatedRecord: ...
 
+    def check_connection(self) -> None:
+        """Refresh the connection's tokens if due; warns the admin before it would be lost."""
+        ...
+
     def add_note(
         self, record: CreatedRecord, comment: ThreadComment, *, idempotency_key: str
     ) -> str | None:

@@ -99,6 +99,10 @@ class QuickBooksFinance:
         self._http = http
         self._note_logged = False
 
+    def check_connection(self) -> None:
+        """Use the connection once so rotating refresh tokens never lapse from disuse."""
+        self._refresher.access_token()
+
     def create_billing_setup(
         self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
     ) -> CreatedRecord:
