@@ -11,6 +11,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.ids import Action
+from bot.render.timeline import timeline_blocks
 from bot.services.handoffs import HandoffError
 from bot.services.prefill import opening_values
 from bot.wiring import Services
@@ -22,6 +23,8 @@ from storage.models import Handoff, HandoffStatus
 log = logging.getLogger(__name__)
 
 FORM_CALLBACKS = re.compile(r"^handoff_form\.")
+MAX_VIEW_BLOCKS = 100
+TIMELINE_BLOCKS = 3
 
 
 def metadata(handoff_id: int) -> str:
@@ -56,8 +59,12 @@ def fill_form(
     spec = get_form(handoff.kind)
     if handoff.status != HandoffStatus.AWAITING_FORM:
         model = spec.model.model_validate(handoff.form_payload or {})
-        view = spec.readonly_view(model, private_metadata=metadata(handoff.id))
-        client.views_update(view_id=view_id, view=view.to_dict())
+        readonly = spec.readonly_view(model, private_metadata=metadata(handoff.id)).to_dict()
+        with services.uow() as uow:
+            events = uow.repo.timeline(handoff.id)
+        if MAX_VIEW_BLOCKS - len(readonly["blocks"]) >= TIMELINE_BLOCKS:
+            readonly["blocks"] += timeline_blocks(events)
+        client.views_update(view_id=view_id, view=readonly)
         return
     opening = opening_values(handoff, services.crm)
     if opening.deal is not None:

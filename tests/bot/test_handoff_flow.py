@@ -359,3 +359,19 @@ def test_form_crm_down_still_opens_without_prefill(harness: Harness) -> None:
     assert view["callback_id"] == "handoff_form.sales_to_delivery"
     assert "could not be reached" in json.dumps(view)
     assert initial_values(view)["account_name"] == "Acme Ltd"
+
+
+def test_view_handoff_opens_the_whole_form_read_only_with_its_timeline(harness: Harness) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=OPS_MEMBER)
+
+    click(harness, "view_handoff", str(handoff_id), user=FIN_MEMBER)
+
+    view = list(harness.slack.views.values())[-1]
+    shown = json.dumps(view)
+    assert view["callback_id"] == "handoff_readonly"
+    assert VALID["why_they_bought"] in shown
+    assert "Timeline" in shown
+    assert f"confirmed (ops) by <@{OPS_MEMBER}>" in shown
+    assert "submitted by" in shown
+    assert harness.slack.problems == []

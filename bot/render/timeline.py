@@ -1,0 +1,34 @@
+"""The audit timeline as blocks appended to the read-only handoff view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, SectionBlock
+
+from bot.render.handoff_message import clip, slack_date
+from storage.models import AuditEvent
+
+SHOWN = 25  # the newest events; the view must stay within 100 blocks and 3000 chars per text
+
+
+def timeline_blocks(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
+    """A header and one text block listing the newest events, oldest first."""
+    recent = list(events)[-SHOWN:]
+    lines = [f"• {slack_date(e.at)} — {_describe(e)}" for e in recent]
+    if len(events) > len(recent):
+        lines.insert(0, f"_{len(events) - len(recent)} earlier events not shown_")
+    blocks: list[Block] = [
+        DividerBlock(),
+        HeaderBlock(text="Timeline"),
+        SectionBlock(text=clip("\n".join(lines) or "_nothing yet_", 3000)),
+    ]
+    return [b.to_dict() for b in blocks]
+
+
+def _describe(event: AuditEvent) -> str:
+    who = f"<@{event.actor}>" if event.actor.startswith(("U", "W")) else event.actor
+    what = event.event.replace("_", " ")
+    team = event.detail.get("team") or event.detail.get("target")
+    return f"{what}{f' ({team})' if team else ''} by {who}"
