@@ -1,0 +1,208 @@
+"""Outbox handlers for the Slack side of a handoff: the gate DM, the handoff thread, posts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.ids import Action
+from bot.render.handoff_message import render
+from bot.services import actions
+from bot.services.effects_base import EffectsBase, log
+from bot.services.outbox import JobContext, RetryLater
+from bot.services.ports import SlackUnreachableUser
+from bot.services.presenter import handoff_message
+
+
+class SlackEffects(EffectsBase):
+    """Asks the deal owner for the handoff, posts and keeps up its message, relays posts."""
+
+    # --- the gate -------------------------------------------------------------------------------
+
+    def notify_owner(self, ctx: JobContext) -> dict[str, Any]:
+        """Find the deal owner in Slack (CRM owner -> email -> Slack user) and DM the button."""
+        handoff = self._handoff(ctx.handoff_id)
+        crm = self._crm()
+        deal = crm.get_deal(handoff.deal_id or "")
+        self.handoffs.set_deal_facts(
+            handoff.id, account_name=deal.company_name or deal.name, deal_name=deal.name
+        )
+        email = crm.owner_email(deal.owner_id) if deal.owner_id else None
+        user_id = self.slack.user_id_by_email(email) if email else None
+        if user_id is None:
+            why = (
+                "has no owner"
+                if not deal.owner_id
+                else (
+                    "owner has no email"
+                    if not email
+                    else "owner has no Slack account with that email"
+                )
+            )
+            self._audit(handoff.id, "owner_unmatched", reason=why)
+            self._tell_admin(
+                f"Deal *{deal.name}* ({deal.deal_id}) was won but its {why}, so nobody was asked "
+                f"for the handoff. The deal stays on hold until someone runs "
+                f"`/handoff {deal.deal_id}`.",
+                handoff.id,
+            )
+            log.warning("gate_owner_unmatched handoff=%s deal=%s", handoff.id, deal.deal_id)
+            return {"matched": False, "reason": why}
+        self.handoffs.assign_sender(handoff.id, user_id)
+        text, blocks = _form_request(handoff.id, deal.name)
+        posted = self.slack.post(user_id, text, blocks)
+        with self.uow() as uow:
+            stored = uow.repo.handoff(handoff.id)
+            if stored is not None:
+                stored.dm_channel_id, stored.dm_ts = posted.channel, posted.ts
+                uow.repo.audit(stored, "system", "owner_notified", user=user_id)
+                uow.commit()
+        return {"matched": True, "user": user_id}
+
+    # --- the handoff message and its thread -----------------------------------------------------
+
+    def post_handoff_message(self, ctx: JobContext) -> dict[str, Any]:
+        """Post the thread root once, then tell the receiving teams in the thread."""
+        handoff = self._handoff(ctx.handoff_id)
+        if handoff.thread_ts:
+            self.render_handoff(ctx)
+            return {"ts": handoff.thread_ts, "reused": True}
+        text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
+        posted = self.slack.post(self.org.handoff_channel, text, blocks)
+        with self.uow() as uow:
+            stored = uow.repo.handoff(handoff.id)
+            assert stored is not None
+            stored.channel_id, stored.thread_ts = posted.channel, posted.ts
+            uow.repo.audit(stored, "system", "posted", channel=posted.channel, ts=posted.ts)
+            mentions = " ".join(self.teams.mention(t) for t in stored.receiving_teams)
+            uow.repo.enqueue(
+                stored,
+                actions.SLACK_POST,
+                f"announce:{stored.id}",
+                {
+                    "channel": posted.channel,
+                    "thread_ts": posted.ts,
+                    "text": f"{mentions} a new handoff is waiting for you: read it, ask your "
+                    "questions in this thread, then press *Confirm* for your team.",
+                },
+            )
+            for team in stored.receiving_teams:
+                channel = self.org.teams[team].channel
+                if channel:
+                    link = self.slack.permalink(posted.channel, posted.ts) or ""
+                    uow.repo.enqueue(
+                        stored,
+                        actions.SLACK_POST,
+                        f"team-pointer:{stored.id}:{team}",
+                        {
+                            "channel": channel,
+                            "text": f"New handoff for {self.teams.team_name(team)}: "
+                            f"*{stored.account_name or stored.deal_name}* {link}",
+                        },
+                    )
+            uow.commit()
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    def render_handoff(self, ctx: JobContext) -> dict[str, Any]:
+        handoff = self._handoff(ctx.handoff_id)
+        if not (handoff.channel_id and handoff.thread_ts):
+            raise RetryLater("handoff message not posted yet", delay=10)
+        text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
+        self.slack.update(handoff.channel_id, handoff.thread_ts, text, blocks)
+        return {"ts": handoff.thread_ts}
+
+    def announce_complete(self, ctx: JobContext) -> dict[str, Any]:
+        handoff = self._handoff(ctx.handoff_id)
+        if not (handoff.channel_id and handoff.thread_ts):
+            raise RetryLater("handoff message not posted yet", delay=10)
+        sender = f"<@{handoff.sender_user_id}> " if handoff.sender_user_id else ""
+        posted = self.slack.post(
+            handoff.channel_id,
+            f":tada: {sender}every team confirmed: this handoff is complete.",
+            thread_ts=handoff.thread_ts,
+        )
+        return {"ts": posted.ts}
+
+    def mention_sender(self, ctx: JobContext) -> dict[str, Any] | None:
+        handoff = self._handoff(ctx.handoff_id)
+        if not (handoff.sender_user_id and handoff.channel_id and handoff.thread_ts):
+            return None
+        asked_by = ctx.payload.get("asked_by")
+        posted = self.slack.post(
+            handoff.channel_id,
+            f"<@{handoff.sender_user_id}> <@{asked_by}> asked a question above — "
+            "please answer it in this thread.",
+            thread_ts=handoff.thread_ts,
+        )
+        return {"ts": posted.ts}
+
+    # --- plain Slack posts ----------------------------------------------------------------------
+
+    def slack_post(self, ctx: JobContext) -> dict[str, Any]:
+        """Post a message; an unreachable recipient is routed to the admin, never dropped."""
+        payload = ctx.payload
+        channel = str(payload["channel"])
+        text = str(payload["text"])
+        blocks = payload.get("blocks")
+        try:
+            posted = self.slack.post(channel, text, blocks, thread_ts=payload.get("thread_ts"))
+        except SlackUnreachableUser as exc:
+            if not payload.get("fallback_to_admin", True) or channel == self.org.admin_user:
+                raise
+            log.warning(
+                "slack_recipient_unreachable handoff=%s recipient=%s error=%s",
+                ctx.handoff_id,
+                channel,
+                exc,
+            )
+            posted = self.slack.post(
+                self.org.admin_user,
+                f"Could not deliver this to <@{channel}> ({exc}); sending it to you instead:\n"
+                f"{text}",
+                blocks,
+            )
+            return {"ts": posted.ts, "rerouted_to_admin": True}
+        return {"ts": posted.ts}
+
+
+def _form_request(handoff_id: int, deal_name: str) -> tuple[str, list[dict[str, Any]]]:
+    text = f"Deal won: {deal_name}. Please complete its handoff."
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f":trophy: *{_mrkdwn(deal_name)}* is won — congratulations!\n"
+                "Before it can stay won, tell ops and finance what they need to know: "
+                "context, contacts, scope, billing and kickoff. It takes about ten minutes, "
+                "and you can save a draft at any point.",
+            },
+        },
+        {
+            "type": "actions",
+            "block_id": "form_request",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Complete handoff"},
+                    "style": "primary",
+                    "action_id": Action.OPEN_FORM,
+                    "value": str(handoff_id),
+                }
+            ],
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "The deal is held at the _won (handoff pending)_ stage until you "
+                    "submit.",
+                }
+            ],
+        },
+    ]
+    return text, blocks
+
+
+def _mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

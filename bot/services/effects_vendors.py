@@ -1,0 +1,250 @@
+"""Outbox handlers that write to the vendors: the deal stage, team records, comments, CRM note."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from typing import Any
+
+from bot.config import OrgConfig
+from bot.services import actions
+from bot.services.briefs import build_brief, marker_for, thread_comment
+from bot.services.effects_base import EffectsBase, log
+from bot.services.outbox import JobContext, RetryLater
+from bot.services.presenter import TOOL_LABELS
+from integrations.ports import CreatedRecord, HandoffBrief, VendorError
+from storage.models import ExternalRecord, Handoff, HandoffStatus, OutboxStatus
+
+
+class VendorEffects(EffectsBase):
+    """Moves the CRM deal, creates each team's record, mirrors the thread, notes the deal."""
+
+    # --- the deal -------------------------------------------------------------------------------
+
+    def move_deal_stage(self, ctx: JobContext) -> dict[str, Any]:
+        deal_id, stage = str(ctx.payload["deal_id"]), str(ctx.payload["stage"])
+        self._crm().move_deal_stage(deal_id, stage)
+        if ctx.handoff_id:
+            self._audit(ctx.handoff_id, "deal_stage_moved", stage=stage, why=ctx.payload.get("why"))
+        return {"stage": stage}
+
+    # --- vendor records -------------------------------------------------------------------------
+
+    def create_record(self, ctx: JobContext) -> dict[str, Any]:
+        """Create the team's record in its tool; looks first after an uncertain earlier try."""
+        team = str(ctx.payload["team"])
+        handoff = self._handoff(ctx.handoff_id)
+        existing = handoff.record(team)
+        if existing is not None and existing.status == "done":
+            return {"external_id": existing.external_id, "reused": True}
+        wait = self._wait_reason(handoff, ctx, team)
+        if wait:
+            raise RetryLater(wait, delay=10)
+        brief = build_brief(
+            handoff,
+            slack_thread_url=self._thread_url(handoff),
+            crm_deal_url=self._deal_url(handoff),
+            names=self.slack.user_name,
+        )
+        look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
+        # The job's own key: stable across its retries, fresh for a Retry click (a new job), since
+        # a vendor replays its earlier answer, a refusal included, for a key it has seen.
+        created = self._create_in_tool(team, brief, _base_key(ctx.key), look_first)
+        self._record_done(handoff.id, team, created)
+        return {"external_id": created.external_id, "url": created.url}
+
+    def _create_in_tool(
+        self, team: str, brief: HandoffBrief, key: str, look_first: bool
+    ) -> CreatedRecord:
+        try:
+            if team in self.tools.ops:
+                return self.tools.ops[team].create_record(brief, look_first=look_first)
+            if team in self.tools.finance:
+                return self.tools.finance[team].create_billing_setup(
+                    brief, idempotency_key=key, look_first=look_first
+                )
+        except VendorError as exc:
+            if exc.field and exc.field not in exc.message:
+                # The handoff message and the admin see only the text: it must name the field.
+                raise type(exc)(
+                    exc.vendor,
+                    f"{exc.message} (field {exc.field})",
+                    status=exc.status,
+                    field=exc.field,
+                    retry_after=exc.retry_after,
+                ) from exc
+            raise
+        raise LookupError(f"team {team!r} has no tool configured")
+
+    def _wait_reason(self, handoff: Handoff, ctx: JobContext, team: str) -> str | None:
+        """Why creating the record now would be wrong, if it would."""
+        active = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
+        with self.uow() as uow:
+            jobs = uow.repo.jobs_for(handoff.id)
+        if not handoff.thread_ts and any(
+            j.action == actions.POST_HANDOFF_MESSAGE and j.status in active for j in jobs
+        ):
+            # The record links the Slack thread, which exists once the handoff message is posted.
+            return "handoff message not posted yet"
+        if any(
+            j.action == actions.CREATE_RECORD
+            and j.payload.get("team") == team
+            and j.id < ctx.job_id
+            and j.status in active
+            for j in jobs
+        ):
+            # E.g. Retry pressed twice: two creations racing could both miss the other's record.
+            return f"an earlier job is still creating the {team} record"
+        return None
+
+    def _record_done(self, handoff_id: int, target: str, created: CreatedRecord) -> None:
+        with self.uow() as uow:
+            # Locked: two workers finishing the ops and finance records at once must not both
+            # miss the other's record and leave the handoff short of `delivered`.
+            handoff = uow.repo.handoff(handoff_id, for_update=True)
+            assert handoff is not None
+            record = handoff.record(target)
+            if record is None:
+                record = ExternalRecord(target=target, vendor=created.vendor)
+                handoff.external_records.append(record)
+            record.status = "done"
+            record.external_id = created.external_id
+            record.url = created.url
+            record.last_error = None
+            record.detail = created.model_dump(mode="json")
+            uow.repo.audit(
+                handoff,
+                "system",
+                "record_created",
+                target=target,
+                vendor=created.vendor,
+                external_id=created.external_id,
+            )
+            if handoff.status == HandoffStatus.SUBMITTED and all(
+                r.status == "done" for r in handoff.external_records if r.target != "crm_note"
+            ):
+                handoff.status = HandoffStatus.DELIVERED
+                uow.repo.audit(handoff, "system", "delivered")
+            actions.rerender(uow.repo, handoff)
+            uow.commit()
+        log.info(
+            "record_created handoff=%s target=%s vendor=%s id=%s",
+            handoff_id,
+            target,
+            created.vendor,
+            created.external_id,
+        )
+
+    def mirror_comment(self, ctx: JobContext) -> dict[str, Any] | None:
+        """Mirror a thread message onto the team's record, once."""
+        target, ts = str(ctx.payload["target"]), str(ctx.payload["ts"])
+        handoff = self._handoff(ctx.handoff_id)
+        record = handoff.record(target)
+        message = next((m for m in handoff.messages if m.slack_ts == ts), None)
+        if record is None or message is None:
+            return None
+        if target in message.mirrored:
+            return {"mirror_id": message.mirrored[target], "reused": True}
+        if record.status != "done" or not record.external_id:
+            # Mirrored once the record exists; a failed record waits for someone's Retry.
+            delay = 900 if record.status == "failed" else 60
+            raise RetryLater(f"{target} record not created yet", delay=delay)
+        comment = thread_comment(message, self.slack.user_name)
+        created = _created_record(record)
+        if target in self.tools.ops:
+            mirror_id: str | None = self.tools.ops[target].add_comment(
+                created, comment, look_first=ctx.uncertain or ctx.attempt > 1
+            )
+        elif target in self.tools.finance:
+            mirror_id = self.tools.finance[target].add_note(
+                created, comment, idempotency_key=_base_key(ctx.key)
+            )
+        else:
+            return None
+        self._mirrored(handoff.id, ts, target, mirror_id or "unsupported")
+        return {"mirror_id": mirror_id}
+
+    def _mirrored(self, handoff_id: int, ts: str, target: str, mirror_id: str) -> None:
+        with self.uow() as uow:
+            # Locked: the ops and finance mirrors of one message must not overwrite each other.
+            handoff = uow.repo.handoff(handoff_id, for_update=True)
+            stored = uow.repo.thread_message(handoff_id, ts) if handoff else None
+            if stored is not None:
+                stored.mirrored = {**stored.mirrored, target: mirror_id}
+                uow.commit()
+        log.info("comment_mirrored handoff=%s target=%s ts=%s", handoff_id, target, ts)
+
+    def crm_note(self, ctx: JobContext) -> dict[str, Any] | None:
+        """Write the summary and links back onto the deal, once the records have settled."""
+        handoff = self._handoff(ctx.handoff_id)
+        if self.tools.crm is None or not handoff.deal_id:
+            return None
+        records = [r for r in handoff.external_records if r.target != "crm_note"]
+        if any(r.status == "pending" for r in records):
+            raise RetryLater("waiting for the ops and finance records", delay=30)
+        thread_url = self._thread_url(handoff)
+        body = _crm_note_html(handoff, records, thread_url, self.org)
+        created = self.tools.crm.add_deal_note(handoff.deal_id, body, marker_for(handoff.id))
+        self._record_done(handoff.id, "crm_note", created)
+        return {"note_id": created.external_id}
+
+    # --- failures -------------------------------------------------------------------------------
+
+    def _record_failed(self, handoff_id: int, team: str, error: str) -> str | None:
+        """Mark the record failed (its Retry button appears); the admin's message, if so."""
+        with self.uow() as uow:
+            handoff = uow.repo.handoff(handoff_id, for_update=True)
+            record = handoff.record(team) if handoff else None
+            if handoff is None or record is None or record.status == "done":
+                return None
+            record.status = "failed"
+            record.last_error = error
+            uow.repo.audit(handoff, "system", "record_failed", target=team, error=error)
+            actions.rerender(uow.repo, handoff)
+            uow.commit()
+        where = self._thread_url(handoff)
+        name = self.teams.team_name(team)
+        vendor = TOOL_LABELS.get(record.vendor, record.vendor)
+        return (
+            f":warning: Handoff #{handoff_id} ({handoff.account_name or handoff.deal_name}): "
+            f"the {name} record in {vendor} was not created — {error}\n"
+            f"Nothing captured is lost. Fix the data or the {vendor} settings, then press "
+            f"*Retry* on the handoff message{f' ({where})' if where else ''}."
+        )
+
+
+def _created_record(record: ExternalRecord) -> CreatedRecord:
+    """What the vendor told us when it made the record (task ids and all), as stored."""
+    if record.detail:
+        return CreatedRecord.model_validate(record.detail)
+    return CreatedRecord(
+        vendor=record.vendor,
+        kind="record",
+        external_id=record.external_id or "",
+        url=record.url,
+    )
+
+
+def _base_key(key: str) -> str:
+    """Vendors cap idempotency keys (QuickBooks: 50 chars); keep ours short and stable."""
+    return key if len(key) <= 50 else str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
+def _crm_note_html(
+    handoff: Handoff, records: list[ExternalRecord], thread_url: str | None, org: OrgConfig
+) -> str:
+    lines = [f"<p><strong>Handoff submitted</strong> ({marker_for(handoff.id)})</p>", "<ul>"]
+    if thread_url:
+        lines.append(f'<li>Slack thread: <a href="{html.escape(thread_url)}">open</a></li>')
+    for record in records:
+        team = org.teams.get(record.target)
+        name = html.escape(team.name if team else record.target)
+        if record.status == "done" and record.url:
+            lines.append(
+                f'<li>{name}: <a href="{html.escape(record.url)}">'
+                f"{html.escape(record.vendor)} record</a></li>"
+            )
+        else:
+            lines.append(f"<li>{name}: {html.escape(record.vendor)} record {record.status}</li>")
+    lines.append("</ul>")
+    return "".join(lines)
