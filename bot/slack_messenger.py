@@ -105,11 +105,10 @@ def _with_slash(url: str) -> str:
 class SlackMessenger:
     """Posts, updates and looks up on Slack; DMs open the conversation first."""
 
-    def __init__(self, client: WebClient, group_cache_seconds: float = 300.0) -> None:
+    def __init__(self, client: WebClient, name_cache_seconds: float = 300.0) -> None:
         self.client = client
-        self._group_cache: dict[str, tuple[float, list[str]]] = {}
         self._name_cache: dict[str, tuple[float, str | None]] = {}
-        self._group_ttl = group_cache_seconds
+        self._name_ttl = name_cache_seconds
         self._lock = threading.Lock()
 
     def post(
@@ -172,7 +171,7 @@ class SlackMessenger:
         now = time.monotonic()
         with self._lock:
             cached = self._name_cache.get(user_id)
-            if cached and now - cached[0] < self._group_ttl:
+            if cached and now - cached[0] < self._name_ttl:
                 return cached[1]
         try:
             user = self.client.users_info(user=user_id)["user"]
@@ -189,17 +188,10 @@ class SlackMessenger:
         return found
 
     def usergroup_members(self, usergroup_id: str) -> list[str]:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._group_cache.get(usergroup_id)
-            if cached and now - cached[0] < self._group_ttl:
-                return cached[1]
+        """Uncached: TeamDirectory caches memberships for the whole app."""
         response = self.client.usergroups_users_list(usergroup=usergroup_id)
         users: list[object] = list(response.get("users") or [])
-        members = [str(u) for u in users]
-        with self._lock:
-            self._group_cache[usergroup_id] = (now, members)
-        return members
+        return [str(u) for u in users]
 
     def permalink(self, channel: str, ts: str) -> str | None:
         try:

@@ -76,7 +76,7 @@ def build_services(
         settings.slack_bot_token, settings.slack_api_url, **({"sleep": sleep} if sleep else {})
     )
     messenger = SlackMessenger(client)
-    teams = TeamDirectory(org, messenger)
+    teams = TeamDirectory(org, messenger, clock)
 
     def warn_admin(vendor: str, message: str) -> None:
         try:
@@ -94,7 +94,7 @@ def build_services(
     ops, finance = _build_team_tools(org, vendor_ctx)
 
     obligations = ObligationBook(org)
-    home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock)
+    home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock, teams=teams)
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="outbox")
     worker_holder: list[OutboxWorker] = []
     kicker = Kicker(lambda: worker_holder[0].drain(), executor)

@@ -68,6 +68,9 @@ class SlackEffects(EffectsBase):
             return {"ts": handoff.thread_ts, "reused": True}
         text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
         posted = self.slack.post(self.org.handoff_channel, text, blocks)
+        # Any Slack call happens before the transaction: none may hold the database lock.
+        pointers = [t for t in handoff.receiving_teams if self.org.teams[t].channel]
+        link = (self.slack.permalink(posted.channel, posted.ts) or "") if pointers else ""
         with self.uow() as uow:
             stored = uow.repo.handoff(handoff.id)
             assert stored is not None
@@ -85,20 +88,17 @@ class SlackEffects(EffectsBase):
                     "questions in this thread, then press *Confirm* for your team.",
                 },
             )
-            for team in stored.receiving_teams:
-                channel = self.org.teams[team].channel
-                if channel:
-                    link = self.slack.permalink(posted.channel, posted.ts) or ""
-                    uow.repo.enqueue(
-                        stored,
-                        actions.SLACK_POST,
-                        f"team-pointer:{stored.id}:{team}",
-                        {
-                            "channel": channel,
-                            "text": f"New handoff for {self.teams.team_name(team)}: "
-                            f"*{stored.account_name or stored.deal_name}* {link}",
-                        },
-                    )
+            for team in pointers:
+                uow.repo.enqueue(
+                    stored,
+                    actions.SLACK_POST,
+                    f"team-pointer:{stored.id}:{team}",
+                    {
+                        "channel": self.org.teams[team].channel,
+                        "text": f"New handoff for {self.teams.team_name(team)}: "
+                        f"*{stored.account_name or stored.deal_name}* {link}",
+                    },
+                )
             uow.commit()
         return {"channel": posted.channel, "ts": posted.ts}
 

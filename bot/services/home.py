@@ -8,14 +8,12 @@ already superseded by a newer one for the same person is skipped.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from bot.config import OrgConfig
@@ -26,6 +24,7 @@ from bot.services.outbox import Handler, JobContext
 from bot.services.ports import Clock, Messenger
 from bot.services.reminder_messages import is_user_id, slack_date
 from bot.services.stats import TeamMonth, health_figures, stats_csv
+from bot.services.teams import TeamDirectory
 from storage.models import OutboxJob, OutboxStatus
 from storage.repositories import Repository
 from storage.uow import UnitOfWorkFactory
@@ -53,11 +52,13 @@ class HomeService:
     clock: Clock
     group_ttl: timedelta = timedelta(minutes=5)
     book: ObligationBook = field(init=False)
-    _groups: dict[str, tuple[datetime, frozenset[str]]] = field(init=False, default_factory=dict)
-    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    teams: TeamDirectory | None = None  # wiring shares the app's; tests may leave it out
 
     def __post_init__(self) -> None:
         self.book = ObligationBook(self.org)
+        self.directory = self.teams or TeamDirectory(
+            self.org, self.messenger, self.clock, self.group_ttl
+        )
 
     def refresh(self, repo: Repository, user_ids: Iterable[str], now: datetime) -> None:
         """Enqueue a Home re-render for each user (call inside the state change's transaction)."""
@@ -139,27 +140,4 @@ class HomeService:
 
     def teams_of(self, user_id: str) -> list[str]:
         """Keys of the teams `user_id` belongs to (listed users or user group members)."""
-        return [
-            key
-            for key, team in self.org.teams.items()
-            if user_id in team.members.users
-            or (team.members.usergroup and user_id in self._group(team.members.usergroup))
-        ]
-
-    def _group(self, group_id: str) -> frozenset[str]:
-        now = self.clock()
-        with self._lock:
-            cached = self._groups.get(group_id)
-            if cached and cached[0] > now:
-                return cached[1]
-        try:
-            members = frozenset(self.messenger.usergroup_members(group_id))
-        except SlackApiError as exc:
-            # Not cached: the next render asks again instead of hiding the team for minutes.
-            log.warning(
-                "usergroup_lookup_failed group=%s error=%s", group_id, exc.response.get("error")
-            )
-            return frozenset()
-        with self._lock:
-            self._groups[group_id] = (now + self.group_ttl, members)
-        return members
+        return self.directory.teams_of(user_id)

@@ -1,19 +1,35 @@
-"""Who belongs to which team, from the organisation file and Slack user groups."""
+"""Who belongs to which team, from the organisation file and Slack user groups.
+
+The one place team membership is answered (Confirm buttons, thread questions, the App Home);
+user groups are cached for a few minutes so a busy thread does not ask Slack on every message.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import datetime, timedelta
 
 from bot.config import OrgConfig
-from bot.services.ports import Messenger
+from bot.services.ports import Clock, Messenger, system_clock
 
 log = logging.getLogger(__name__)
 
 
 class TeamDirectory:
-    def __init__(self, org: OrgConfig, messenger: Messenger) -> None:
+    def __init__(
+        self,
+        org: OrgConfig,
+        messenger: Messenger,
+        clock: Clock = system_clock,
+        group_ttl: timedelta = timedelta(minutes=5),
+    ) -> None:
         self.org = org
         self.messenger = messenger
+        self._clock = clock
+        self._ttl = group_ttl
+        self._groups: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._lock = threading.Lock()
 
     def members(self, team_key: str) -> list[str]:
         """Every user id of a team: listed users plus the user group's members."""
@@ -22,10 +38,7 @@ class TeamDirectory:
             return []
         users = list(team.members.users)
         if team.members.usergroup:
-            try:
-                users += self.messenger.usergroup_members(team.members.usergroup)
-            except Exception:  # Slack down: fall back to the listed users, say so in the log
-                log.warning("usergroup_lookup_failed team=%s", team_key)
+            users += sorted(self._group(team.members.usergroup))
         return list(dict.fromkeys(users))
 
     def is_member(self, team_key: str, user_id: str) -> bool:
@@ -44,3 +57,18 @@ class TeamDirectory:
     def team_name(self, team_key: str) -> str:
         team = self.org.teams.get(team_key)
         return team.name if team else team_key
+
+    def _group(self, group_id: str) -> frozenset[str]:
+        now = self._clock()
+        with self._lock:
+            cached = self._groups.get(group_id)
+            if cached and cached[0] > now:
+                return cached[1]
+        try:
+            members = frozenset(self.messenger.usergroup_members(group_id))
+        except Exception as exc:  # Slack down: listed users still count; ask again next time
+            log.warning("usergroup_lookup_failed group=%s error=%s", group_id, exc)
+            return frozenset()
+        with self._lock:
+            self._groups[group_id] = (now + self._ttl, members)
+        return members
