@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -88,6 +89,9 @@ class Handoff(Base):
     draft_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     schema_version: Mapped[int] = mapped_column(Integer, default=1)
     backfilled: Mapped[bool] = mapped_column(default=False)
+    # What the CRM said about the deal (fetched by an outbox job), so the form opens from here.
+    crm_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    crm_snapshot_at: Mapped[datetime | None]
 
     dm_channel_id: Mapped[str | None] = mapped_column(String(32))
     dm_ts: Mapped[str | None] = mapped_column(String(32))
@@ -150,6 +154,7 @@ class ExternalRecord(Base):
     url: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None]  # pending after a retryable failure: the next attempt
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     handoff: Mapped[Handoff] = relationship(back_populates="external_records")
@@ -186,13 +191,18 @@ class OutboxJob(Base):
     """One external effect, written in the transaction of the change that causes it."""
 
     __tablename__ = "outbox_jobs"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "lane", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     handoff_id: Mapped[int | None] = mapped_column(
         ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
     )
     action: Mapped[str] = mapped_column(String(48))
+    # Jobs run concurrently per lane ("slack", "hubspot", "asana", ...): Slack never queues
+    # behind a slow vendor, and each vendor lane has its own concurrency cap.
+    lane: Mapped[str] = mapped_column(String(24), default="default")
+    # The idempotency key of a job that must finish (done or dead) before this one runs.
+    after_key: Mapped[str | None] = mapped_column(String(160))
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
@@ -281,8 +291,24 @@ class OAuthConnection(Base):
 
 
 class Lock(Base):
-    """Named advisory lock rows, taken with SELECT ... FOR UPDATE (serialises token refreshes)."""
+    """Named leases: a holder owns the name until `until`, without holding a transaction open.
+
+    A token refresh takes the lease in one short transaction, calls the vendor with no database
+    lock held, and releases it in another; a holder that dies frees the name when it expires.
+    """
 
     __tablename__ = "locks"
 
     name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    until: Mapped[datetime | None]
+
+
+class RateBucket(Base):
+    """A token bucket per vendor (and account), shared by every worker process."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(160), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]

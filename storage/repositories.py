@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from storage.models import (
     AuditEvent,
@@ -19,15 +19,32 @@ from storage.models import (
     Obligation,
     OutboxJob,
     OutboxStatus,
+    RateBucket,
     ThreadMessage,
     utcnow,
 )
 
+# Which lane an outbox job runs in, from its action and payload (wiring knows the teams' tools).
+LaneOf = Callable[[str, dict[str, Any]], str]
+# The PostgreSQL channel a committed enqueue notifies, so idle workers in other processes wake.
+OUTBOX_CHANNEL = "handoff_outbox"
+ACTIVE = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
+
+
+def default_lane(action: str, payload: dict[str, Any]) -> str:
+    return "default"
+
 
 class Repository:
-    def __init__(self, session: Session, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        session: Session,
+        clock: Callable[[], datetime] = utcnow,
+        lane_of: LaneOf = default_lane,
+    ) -> None:
         self.session = session
         self.clock = clock
+        self.lane_of = lane_of
 
     # --- handoffs -------------------------------------------------------------------------------
 
@@ -114,33 +131,64 @@ class Repository:
         payload: dict[str, Any] | None = None,
         *,
         run_at: datetime | None = None,
+        after: str | None = None,
     ) -> OutboxJob | None:
-        """Add an outbox job unless one with the same idempotency key exists."""
+        """Add an outbox job unless one with the same idempotency key exists.
+
+        `after` is the key of a job whose outcome this one needs: it is not claimed until that
+        job is done or dead (no polling), and runs at once if that job does not exist.
+        """
         existing = self.session.scalars(select(OutboxJob).where(OutboxJob.idempotency_key == key))
         if existing.first() is not None:
             return None
         now = self.clock()
+        payload = payload or {}
         job = OutboxJob(
             handoff_id=handoff.id if handoff else None,
             action=action,
+            lane=self.lane_of(action, payload),
+            after_key=after,
             idempotency_key=key,
-            payload=payload or {},
+            payload=payload,
             created_at=now,
             next_attempt_at=run_at or now,
         )
-        return job if self.insert_if_absent(job) else None
+        if not self.insert_if_absent(job):
+            return None
+        if self._is_postgresql():
+            # Delivered on commit (and never if the transaction rolls back).
+            self.session.execute(
+                text("SELECT pg_notify(:channel, :lane)"),
+                {"channel": OUTBOX_CHANNEL, "lane": job.lane},
+            )
+        return job
 
     def claim_jobs(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        lanes: Collection[str] | None = None,
     ) -> Sequence[OutboxJob]:
-        """Claim due jobs for `worker`; expired leases (a crashed worker) are due again."""
+        """Claim due jobs for `worker`; expired leases (a crashed worker) are due again.
+
+        A job waiting for another (`after_key`) is due only once that one has finished.
+        """
         due = or_(
             and_(OutboxJob.status == OutboxStatus.PENDING, OutboxJob.next_attempt_at <= now),
             and_(OutboxJob.status == OutboxStatus.RUNNING, OutboxJob.claimed_until < now),
         )
-        stmt = select(OutboxJob).where(due).order_by(OutboxJob.next_attempt_at).limit(limit)
-        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
+        parent = aliased(OutboxJob)
+        waiting = exists().where(
+            parent.idempotency_key == OutboxJob.after_key, parent.status.in_(ACTIVE)
+        )
+        stmt = select(OutboxJob).where(due, ~waiting)
+        if lanes is not None:
+            stmt = stmt.where(OutboxJob.lane.in_(list(lanes)))
+        stmt = stmt.order_by(OutboxJob.next_attempt_at, OutboxJob.id).limit(limit)
+        if self._is_postgresql():
+            stmt = stmt.with_for_update(of=OutboxJob, skip_locked=True)
         jobs = self.session.scalars(stmt).all()
         for job in jobs:
             if job.status == OutboxStatus.RUNNING:
@@ -171,12 +219,52 @@ class Repository:
         )
         return self.session.scalars(stmt).all()
 
-    # --- locks ----------------------------------------------------------------------------------
+    def next_due_at(self, lanes: Collection[str]) -> datetime | None:
+        """When the earliest pending job of these lanes falls due (the worker sleeps till then)."""
+        stmt = select(OutboxJob.next_attempt_at).where(
+            OutboxJob.status == OutboxStatus.PENDING, OutboxJob.lane.in_(list(lanes))
+        )
+        return self.session.scalar(stmt.order_by(OutboxJob.next_attempt_at).limit(1))
 
-    def lock(self, name: str) -> None:
-        """Hold a named lock until the transaction ends (row lock; SQLite serialises writers)."""
+    # --- leases ---------------------------------------------------------------------------------
+
+    def take_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take the named lease unless another holder's is still running (commit to keep it)."""
         self.insert_if_absent(Lock(name=name))
-        self.session.scalars(select(Lock).where(Lock.name == name).with_for_update()).one()
+        row = self.session.scalars(select(Lock).where(Lock.name == name).with_for_update()).one()
+        if row.holder not in (None, holder) and row.until is not None and row.until > now:
+            return False
+        row.holder, row.until = holder, now + ttl
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        row = self.session.scalars(select(Lock).where(Lock.name == name).with_for_update()).first()
+        if row is not None and row.holder == holder:
+            row.holder = row.until = None
+
+    # --- rate limits ----------------------------------------------------------------------------
+
+    def take_token(self, name: str, per_second: float, burst: float, now: datetime) -> float:
+        """Take one request token from a shared bucket; 0 when taken, else seconds to wait."""
+        bucket = self.session.scalars(
+            select(RateBucket).where(RateBucket.name == name).with_for_update()
+        ).first()
+        if bucket is None:
+            bucket = RateBucket(name=name, tokens=burst, updated_at=now)
+            if not self.insert_if_absent(bucket):  # another process made it first
+                return self.take_token(name, per_second, burst, now)
+        elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
+        tokens = min(burst, bucket.tokens + elapsed * per_second)
+        bucket.updated_at = now
+        if tokens >= 1.0:
+            bucket.tokens = tokens - 1.0
+            return 0.0
+        bucket.tokens = tokens
+        return (1.0 - tokens) / per_second
+
+    def _is_postgresql(self) -> bool:
+        bind = self.session.bind
+        return bind is not None and bind.dialect.name == "postgresql"
 
 
 def _eager() -> tuple[Any, ...]:

@@ -1,40 +1,84 @@
-"""Durable OAuth tokens with a cross-process refresh lock (the `TokenStore` port over SQL)."""
+"""Durable OAuth tokens with a cross-process refresh lease (the `TokenStore` port over SQL).
+
+`locked` takes a lease row in one short transaction and releases it in another, so the token
+call in between holds no database lock: webhooks and form submissions never wait for a vendor's
+token endpoint. Other processes wanting the same refresh wait for the lease, then re-read the
+token the holder stored.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import threading
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from integrations.ports import OAuthToken
+from integrations.ports import OAuthToken, VendorUnavailable
 from storage.models import OAuthConnection
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
+log = logging.getLogger(__name__)
+
+# Longer than one refresh can take (connect 5 s + read 30 s, up to 3 attempts): a holder that
+# died frees the lease after this, and nobody else refreshes meanwhile.
+LEASE_TTL = timedelta(seconds=120)
+POLL_SECONDS = 0.1
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
 
 class SqlTokenStore:
-    """Inside `locked(...)`, loads and saves share the lock's transaction, so a refresh is atomic:
-    the row lock (PostgreSQL) or the write lock (SQLite) is held until the new token is stored.
-    """
-
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        now: Callable[[], datetime] = _wall_clock,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._uow = uow
-        self._local = threading.local()
+        self._now = now  # leases measure real elapsed time, whatever clock the app is given
+        self._sleep = sleep
+        self._process = f"{socket.gethostname()}-{os.getpid()}"
 
     @contextmanager
     def locked(self, provider: str, account: str) -> Iterator[None]:
-        with self._uow() as uow:
-            uow.repo.lock(f"oauth:{provider}:{account}")
-            self._local.uow = uow
-            try:
-                yield
+        """Hold the refresh lease of one connection; no transaction stays open inside."""
+        name = f"oauth:{provider}:{account}"
+        holder = f"{self._process}-{threading.get_ident()}-{uuid.uuid4().hex[:6]}"
+        waited = self._acquire(name, holder, provider)
+        if waited:
+            log.info("oauth_lease_waited provider=%s account=%s", provider, account)
+        try:
+            yield
+        finally:
+            with self._uow() as uow:
+                uow.repo.release_lease(name, holder)
                 uow.commit()
-            finally:
-                self._local.uow = None
+
+    def _acquire(self, name: str, holder: str, provider: str) -> bool:
+        deadline = time.monotonic() + LEASE_TTL.total_seconds() + 10
+        waited = False
+        while True:
+            with self._uow() as uow:
+                if uow.repo.take_lease(name, holder, self._now(), LEASE_TTL):
+                    uow.commit()
+                    return waited
+            if time.monotonic() > deadline:
+                raise VendorUnavailable(provider, "another process is still refreshing the token")
+            waited = True
+            self._sleep(POLL_SECONDS)
 
     def load(self, provider: str, account: str) -> OAuthToken | None:
-        with self._session() as uow:
+        with self._uow() as uow:
             row = _row(uow, provider, account)
             if row is None:
                 return None
@@ -46,7 +90,7 @@ class SqlTokenStore:
             )
 
     def save(self, provider: str, account: str, token: OAuthToken) -> None:
-        with self._session() as uow:
+        with self._uow() as uow:
             row = _row(uow, provider, account)
             if row is None:
                 row = OAuthConnection(provider=provider, account=account)
@@ -55,19 +99,7 @@ class SqlTokenStore:
             row.refresh_token = token.refresh_token
             row.expires_at = token.expires_at
             row.refresh_expires_at = token.refresh_expires_at
-            if getattr(self._local, "uow", None) is None:
-                uow.commit()
-            else:
-                uow.flush()  # committed when the lock is released
-
-    @contextmanager
-    def _session(self) -> Iterator[UnitOfWork]:
-        held: UnitOfWork | None = getattr(self._local, "uow", None)
-        if held is not None:
-            yield held
-            return
-        with self._uow() as uow:
-            yield uow
+            uow.commit()
 
 
 def _row(uow: UnitOfWork, provider: str, account: str) -> OAuthConnection | None:

@@ -11,6 +11,7 @@ import pytest
 from bot.services.token_store import SqlTokenStore
 from integrations.oauth import OAuthClientConfig, OAuthRefresher
 from integrations.ports import OAuthToken
+from storage.models import Handoff
 from storage.uow import UnitOfWorkFactory
 from tests.integrations.fakes import (
     CLIENT_ID,
@@ -97,3 +98,41 @@ def test_token_store_two_processes_refresh_once(
 
     assert len(tokens.calls) == 1
     assert results == ["access-1", "access-1"]
+
+
+def test_token_refresh_holds_no_database_lock_while_the_token_endpoint_answers(
+    uow_factory: UnitOfWorkFactory, endpoint: tuple[TokenEndpoint, StubServer]
+) -> None:
+    tokens, server = endpoint
+    expired_token(SqlTokenStore(uow_factory))
+    reached, release = threading.Event(), threading.Event()
+
+    def slow_reply() -> None:
+        reached.set()
+        release.wait(60)
+
+    tokens.before_reply = slow_reply
+    refreshing = threading.Thread(
+        target=lambda: refresher(server, SqlTokenStore(uow_factory)).access_token()
+    )
+    refreshing.start()
+    assert reached.wait(30), "the refresh never reached the token endpoint"
+
+    # While the token endpoint is still thinking, a webhook or a form submission writes.
+    written = threading.Event()
+
+    def write_a_handoff() -> None:
+        with uow_factory() as uow:
+            uow.repo.add(Handoff(kind="sales_to_delivery", status="awaiting_form", deal_id="7"))
+            uow.commit()
+        written.set()
+
+    writer = threading.Thread(target=write_a_handoff)
+    writer.start()
+    try:
+        assert written.wait(20), "a database write waited for the token endpoint"
+    finally:
+        release.set()
+        refreshing.join(60)
+        writer.join(60)
+    assert len(tokens.calls) == 1

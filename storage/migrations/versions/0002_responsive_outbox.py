@@ -1,0 +1,68 @@
+"""responsive outbox: lanes and dependencies, CRM snapshots, lease locks, shared rate buckets
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-01 05:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.models
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("outbox_jobs") as batch:
+        batch.add_column(
+            sa.Column("lane", sa.String(length=24), nullable=False, server_default="default")
+        )
+        batch.add_column(sa.Column("after_key", sa.String(length=160), nullable=True))
+        batch.drop_index("ix_outbox_due")
+        batch.create_index("ix_outbox_due", ["lane", "status", "next_attempt_at"], unique=False)
+    with op.batch_alter_table("outbox_jobs") as batch:
+        batch.alter_column("lane", server_default=None)
+    with op.batch_alter_table("handoffs") as batch:
+        batch.add_column(sa.Column("crm_snapshot", sa.JSON(), nullable=True))
+        batch.add_column(
+            sa.Column("crm_snapshot_at", storage.models.UTCDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("external_records") as batch:
+        batch.add_column(
+            sa.Column("retry_at", storage.models.UTCDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("locks") as batch:
+        batch.add_column(sa.Column("holder", sa.String(length=64), nullable=True))
+        batch.add_column(
+            sa.Column("until", storage.models.UTCDateTime(timezone=True), nullable=True)
+        )
+    op.create_table(
+        "rate_buckets",
+        sa.Column("name", sa.String(length=160), nullable=False),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("updated_at", storage.models.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_rate_buckets")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("rate_buckets")
+    with op.batch_alter_table("locks") as batch:
+        batch.drop_column("until")
+        batch.drop_column("holder")
+    with op.batch_alter_table("external_records") as batch:
+        batch.drop_column("retry_at")
+    with op.batch_alter_table("handoffs") as batch:
+        batch.drop_column("crm_snapshot_at")
+        batch.drop_column("crm_snapshot")
+    with op.batch_alter_table("outbox_jobs") as batch:
+        batch.drop_index("ix_outbox_due")
+        batch.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
+        batch.drop_column("after_key")
+        batch.drop_column("lane")
