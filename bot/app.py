@@ -20,13 +20,16 @@ def create_app(
     listener_executor: Executor | None = None,
     token_verification_enabled: bool = True,
 ) -> App:
-    """The Bolt app; `listener_executor` lets tests run listeners inline after the ack."""
+    """The Bolt app; `listener_executor` runs lazy listeners (tests pass an inline one)."""
     settings = services.settings
     app = App(
         client=services.client,
         signing_secret=settings.slack_signing_secret,
-        # Listeners ack first, then do their slow work; Bolt answers Slack as soon as ack() runs.
-        process_before_response=False,
+        # Each listener runs on the request's own thread and Slack gets its answer when it
+        # returns: listeners store what the request carries (milliseconds), then hand Slack and
+        # vendor calls to `services.interactions` / `services.background`. So an answer never
+        # waits for a free thread in Bolt's small listener pool, and never precedes the write.
+        process_before_response=True,
         token_verification_enabled=token_verification_enabled,
         ignoring_self_events_enabled=True,
         listener_executor=listener_executor,

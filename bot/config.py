@@ -150,6 +150,18 @@ class HubSpotOrg(Strict):
     accept_v1_signatures: bool = False
 
 
+class VendorLimit(Strict):
+    """One outbox lane's limits: concurrent jobs per worker process, and requests per minute
+    (with a burst allowance) shared by every process. Defaults: `bot.services.lanes`."""
+
+    concurrency: int = Field(ge=1, le=64)
+    per_minute: float = Field(gt=0)
+    burst: float = Field(ge=1)
+
+
+LANES = ("slack", "hubspot", "asana", "jira", "quickbooks", "xero", "default")
+
+
 class Route(Strict):
     """Who sends and who receives a kind of handoff."""
 
@@ -170,6 +182,15 @@ class OrgConfig(Strict):
     hubspot: HubSpotOrg
     slas: Slas = Slas()
     holidays: tuple[date, ...] = ()
+    limits: dict[str, VendorLimit] = {}
+
+    @field_validator("limits")
+    @classmethod
+    def _known_lanes(cls, value: dict[str, VendorLimit]) -> dict[str, VendorLimit]:
+        unknown = sorted(set(value) - set(LANES))
+        if unknown:
+            raise ValueError(f"unknown lane {', '.join(unknown)}; use one of {', '.join(LANES)}")
+        return value
 
     @model_validator(mode="after")
     def _routes_name_teams(self) -> OrgConfig:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 from slack_sdk import WebClient
@@ -19,8 +18,9 @@ from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
 from bot.services.handoffs import HandoffService
 from bot.services.home import HomeService
+from bot.services.lanes import LaneRouter, SqlRateLimiter, merged_limits
 from bot.services.obligations import ObligationBook
-from bot.services.outbox import Kicker, OutboxWorker
+from bot.services.outbox import Kicker, OutboxRunner, OutboxWorker
 from bot.services.ports import Clock, Messenger, system_clock
 from bot.services.reminders import ReminderService
 from bot.services.teams import TeamDirectory
@@ -31,6 +31,7 @@ from integrations.ports import Crm, FinanceTool, OpsTool
 from integrations.registry import VendorContext
 from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade
+from storage.notify import outbox_listener
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class Services:
     handoffs: HandoffService
     effects: Effects
     outbox: OutboxWorker
-    kicker: Kicker
+    kick: Callable[[], None]
+    interactions: Executor  # Slack calls answering a click, off Bolt's acknowledging threads
+    background: Executor  # slower work a click started (CRM look-ups), off both
     obligations: ObligationBook
     reminders: ReminderService
     digests: DigestService
@@ -67,11 +70,15 @@ def build_services(
     migrate: bool = True,
     sleep: Callable[[float], None] | None = None,
 ) -> Services:
-    """Wire the whole app. `executor` runs background drains (tests pass an inline one)."""
+    """Wire the whole app. `executor`, when given (tests: an inline one), runs the outbox drains
+    kicked by each change and every piece of work a listener hands off; without it the app
+    runs those on bounded pools and the outbox on an `OutboxRunner` (see `start_outbox`)."""
     engine = create_engine_for(settings.database_url)
     if migrate:
         upgrade(engine)
-    uow = UnitOfWorkFactory(session_factory(engine), clock)
+    limits = merged_limits(org.limits)
+    lanes = LaneRouter({k: t.tool.vendor for k, t in org.teams.items() if t.tool is not None})
+    uow = UnitOfWorkFactory(session_factory(engine), clock, lanes)
     client = make_web_client(
         settings.slack_bot_token, settings.slack_api_url, **({"sleep": sleep} if sleep else {})
     )
@@ -84,25 +91,34 @@ def build_services(
         except Exception:
             log.exception("admin_warning_failed vendor=%s", vendor)
 
+    limiter = SqlRateLimiter(uow, limits, **({"sleep": sleep} if sleep else {}))
     vendor_ctx = VendorContext(
         env=dict(os.environ if env is None else env),
         token_store=SqlTokenStore(uow),
         warn_admin=warn_admin,
+        throttle=limiter.acquire,
         **({"sleep": sleep} if sleep else {}),
     )
     crm = _build_crm(settings, org, vendor_ctx)
     ops, finance = _build_team_tools(org, vendor_ctx)
 
+    outbox = OutboxWorker(uow=uow, clock=clock)
+    if executor is not None:
+        kick = Kicker(outbox.drain, executor).kick
+        interactions = background = executor
+    else:
+        # Set by `start_outbox` in processes that run the outbox; a web-only process relies on
+        # the workers' PostgreSQL LISTEN (the enqueue's NOTIFY) instead.
+        kick = _Wake()
+        interactions = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-ui")
+        background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="background")
     obligations = ObligationBook(org)
     home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock, teams=teams)
-    executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="outbox")
-    worker_holder: list[OutboxWorker] = []
-    kicker = Kicker(lambda: worker_holder[0].drain(), executor)
-    handoffs = HandoffService(uow, org, clock, obligations, home=home, kick=kicker.kick)
+    handoffs = HandoffService(uow, org, clock, obligations, home=home, kick=kick)
     effects = Effects(uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams)
-    handlers: dict[str, Any] = {**effects.handlers(), **home.handlers()}
-    outbox = OutboxWorker(uow=uow, handlers=handlers, clock=clock, on_dead=effects.on_dead)
-    worker_holder.append(outbox)
+    outbox.register({**effects.handlers(), **home.handlers()})
+    outbox.on_dead = effects.on_dead
+    outbox.on_retry = effects.on_retry
     reminders = ReminderService(uow_factory=uow, org=org, book=obligations, clock=clock)
     digests = DigestService(uow_factory=uow, org=org, clock=clock)
     return Services(
@@ -118,12 +134,39 @@ def build_services(
         handoffs=handoffs,
         effects=effects,
         outbox=outbox,
-        kicker=kicker,
+        kick=kick,
+        interactions=interactions,
+        background=background,
         obligations=obligations,
         reminders=reminders,
         digests=digests,
         home=home,
     )
+
+
+class _Wake:
+    """The outbox kick of a process: wakes its runner once `start_outbox` has made one."""
+
+    def __init__(self) -> None:
+        self.runner: OutboxRunner | None = None
+
+    def __call__(self) -> None:
+        if self.runner is not None:
+            self.runner.wake()
+
+
+def start_outbox(services: Services) -> OutboxRunner:
+    """Run the outbox in this process: one pool per lane, woken by local and remote enqueues."""
+    limits = merged_limits(services.org.limits)
+    runner = OutboxRunner(
+        services.outbox,
+        {lane: limit.concurrency for lane, limit in limits.items()},
+        listen=outbox_listener(services.engine),
+    )
+    if isinstance(services.kick, _Wake):
+        services.kick.runner = runner
+    runner.start()
+    return runner
 
 
 def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | None:

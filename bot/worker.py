@@ -1,44 +1,41 @@
-"""The `worker` process: APScheduler jobs for the outbox, reminders, digests."""
+"""The `worker` process: the outbox runner and one table of periodic jobs.
+
+Every periodic job only reads and claims rows in the database, so it is safe in several worker
+processes, and a missed or coalesced run loses nothing: the next one sees the same due rows.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
-from bot.wiring import Services
-from bot.worker_jobs import schedule_jobs
+from bot.wiring import Services, start_outbox
 from integrations.ports import VendorError
 
 log = logging.getLogger(__name__)
 
-OUTBOX_SECONDS = 5
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    run: Callable[[Any], object]  # called with the services
+    seconds: int
+    # A run later than this is dropped: the next one covers the same rows.
+    misfire_grace_seconds: int
 
 
-def add_jobs(scheduler: BaseScheduler, services: Services) -> None:
-    """Every periodic job; each is safe in several processes because claims live in the DB."""
-    scheduler.add_job(
-        services.outbox.drain,
-        "interval",
-        seconds=OUTBOX_SECONDS,
-        id="outbox_drain",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=60,
-    )
-    scheduler.add_job(
-        keep_connections_alive,
-        "interval",
-        hours=12,
-        args=[services],
-        id="oauth_keep_alive",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=3600,
-    )
-    schedule_jobs(scheduler, services)
+def _sweep_reminders(services: Any) -> int:
+    return int(services.reminders.sweep())
+
+
+def _send_digests(services: Any) -> int:
+    return int(services.digests.send(services.clock()))
 
 
 def keep_connections_alive(services: Services) -> int:
@@ -60,16 +57,42 @@ def keep_connections_alive(services: Services) -> int:
     return checked
 
 
-def run_blocking(services: Services) -> None:
-    scheduler = BlockingScheduler(timezone="UTC")
-    add_jobs(scheduler, services)
-    log.info("worker_started jobs=%s", ",".join(j.id for j in scheduler.get_jobs()))
-    scheduler.start()
+JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("reminders_sweep", _sweep_reminders, seconds=60, misfire_grace_seconds=30),
+    PeriodicJob("digests_send", _send_digests, seconds=15 * 60, misfire_grace_seconds=450),
+    PeriodicJob(
+        "oauth_keep_alive", keep_connections_alive, seconds=12 * 3600, misfire_grace_seconds=3600
+    ),
+)
+
+
+def schedule_jobs(scheduler: BaseScheduler, services: Any) -> None:
+    """Add every periodic job (a second call replaces them, never duplicates)."""
+    for job in JOBS:
+        scheduler.add_job(
+            job.run,
+            "interval",
+            seconds=job.seconds,
+            args=[services],
+            id=job.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=job.misfire_grace_seconds,
+        )
 
 
 def start_background(services: Services) -> BackgroundScheduler:
+    """The outbox runner and the periodic jobs, in this process's background threads."""
+    start_outbox(services)
     scheduler = BackgroundScheduler(timezone="UTC")
-    add_jobs(scheduler, services)
+    schedule_jobs(scheduler, services)
     scheduler.start()
-    log.info("worker_started_in_process jobs=%s", ",".join(j.id for j in scheduler.get_jobs()))
+    log.info("worker_started jobs=%s", ",".join(j.id for j in scheduler.get_jobs()))
     return scheduler
+
+
+def run_blocking(services: Services) -> None:
+    """The `worker` process: run in the background until the process is stopped."""
+    start_background(services)
+    threading.Event().wait()

@@ -410,6 +410,7 @@ def build(settings: Mapping[str, Any], ctx: VendorContext) -> AsanaOps:
         config.base_url,
         lambda: {"Authorization": f"Bearer {token}"},
         sleep=ctx.sleep,
+        throttle=lambda: ctx.throttle(VENDOR, ""),
         describe_error=asana_error_text,
     )
     return AsanaOps(config, http, sleep=ctx.sleep)

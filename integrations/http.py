@@ -59,8 +59,11 @@ class VendorHttp:
         sleep: Sleep = time.sleep,
         session: requests.Session | None = None,
         describe_error: Callable[[requests.Response], tuple[str, str | None]] | None = None,
+        throttle: Callable[[], None] | None = None,
     ) -> None:
         self.vendor = vendor
+        # Waits for the vendor's shared request budget before each attempt (rate limits).
+        self._throttle = throttle
         self.base_url = base_url.rstrip("/")
         self._auth_headers = auth_headers
         self._timeout = timeout
@@ -91,6 +94,8 @@ class VendorHttp:
         while True:
             attempt += 1
             all_headers = {"Accept": "application/json", **self._auth_headers(), **(headers or {})}
+            if self._throttle is not None:
+                self._throttle()
             try:
                 response = self._session.request(
                     method,

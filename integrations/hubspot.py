@@ -263,6 +263,7 @@ def build(settings: Mapping[str, Any], ctx: VendorContext) -> HubSpotCrm:
         config.base_url,
         lambda: headers,
         sleep=ctx.sleep,
+        throttle=lambda: ctx.throttle(VENDOR, config.portal_id or ""),
         describe_error=describe_error,
     )
     return HubSpotCrm(config, http)

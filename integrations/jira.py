@@ -207,6 +207,7 @@ def build(settings: Mapping[str, Any], ctx: VendorContext) -> JiraOps:
         config.base_url,
         lambda: headers,
         sleep=ctx.sleep,
+        throttle=lambda: ctx.throttle(VENDOR, ""),
         describe_error=jira_error_text,
     )
     return JiraOps(config, http)

@@ -458,6 +458,7 @@ def build(settings: Mapping[str, Any], ctx: VendorContext) -> QuickBooksFinance:
         f"{config.base_url.rstrip('/')}/v3/company/{config.realm_id}",
         refresher.auth_headers,
         sleep=ctx.sleep,
+        throttle=lambda: ctx.throttle(VENDOR, config.realm_id),
         describe_error=describe_qbo_error,
     )
     return QuickBooksFinance(config, refresher, http)

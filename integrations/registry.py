@@ -14,6 +14,10 @@ def _no_warning(vendor: str, message: str) -> None:
     """Default for `VendorContext.warn_admin`: callers that care pass their own."""
 
 
+def _no_throttle(vendor: str, account: str) -> None:
+    """Default for `VendorContext.throttle`: no shared rate limit (checks, single calls)."""
+
+
 @dataclass(frozen=True)
 class VendorContext:
     """What every factory may need beyond its own settings block."""
@@ -23,6 +27,8 @@ class VendorContext:
     sleep: Callable[[float], None] = time.sleep
     # Called when a connection is about to be lost (e.g. a refresh token near expiry).
     warn_admin: Callable[[str, str], None] = field(default=_no_warning)
+    # Blocks until (vendor, account) may send one more request under its published rate limit.
+    throttle: Callable[[str, str], None] = field(default=_no_throttle)
 
 
 OpsFactory = Callable[[Mapping[str, Any], VendorContext], OpsTool]

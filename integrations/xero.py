@@ -447,6 +447,7 @@ def build(settings: Mapping[str, Any], ctx: VendorContext) -> XeroFinance:
         config.base_url,
         _with_tenant(refresher, config.tenant_id),
         sleep=ctx.sleep,
+        throttle=lambda: ctx.throttle(VENDOR, config.tenant_id),
         describe_error=describe_xero_error,
     )
     return XeroFinance(config, refresher, http)

@@ -179,11 +179,7 @@ class Repository:
             and_(OutboxJob.status == OutboxStatus.PENDING, OutboxJob.next_attempt_at <= now),
             and_(OutboxJob.status == OutboxStatus.RUNNING, OutboxJob.claimed_until < now),
         )
-        parent = aliased(OutboxJob)
-        waiting = exists().where(
-            parent.idempotency_key == OutboxJob.after_key, parent.status.in_(ACTIVE)
-        )
-        stmt = select(OutboxJob).where(due, ~waiting)
+        stmt = select(OutboxJob).where(due, ~_waiting_for_another_job())
         if lanes is not None:
             stmt = stmt.where(OutboxJob.lane.in_(list(lanes)))
         stmt = stmt.order_by(OutboxJob.next_attempt_at, OutboxJob.id).limit(limit)
@@ -219,11 +215,14 @@ class Repository:
         )
         return self.session.scalars(stmt).all()
 
-    def next_due_at(self, lanes: Collection[str]) -> datetime | None:
-        """When the earliest pending job of these lanes falls due (the worker sleeps till then)."""
+    def next_due_at(self, lanes: Collection[str] | None = None) -> datetime | None:
+        """When the earliest pending job falls due, leaving out jobs that wait for another
+        (they become due when that one finishes, which wakes the worker anyway)."""
         stmt = select(OutboxJob.next_attempt_at).where(
-            OutboxJob.status == OutboxStatus.PENDING, OutboxJob.lane.in_(list(lanes))
+            OutboxJob.status == OutboxStatus.PENDING, ~_waiting_for_another_job()
         )
+        if lanes is not None:
+            stmt = stmt.where(OutboxJob.lane.in_(list(lanes)))
         return self.session.scalar(stmt.order_by(OutboxJob.next_attempt_at).limit(1))
 
     # --- leases ---------------------------------------------------------------------------------
@@ -265,6 +264,12 @@ class Repository:
     def _is_postgresql(self) -> bool:
         bind = self.session.bind
         return bind is not None and bind.dialect.name == "postgresql"
+
+
+def _waiting_for_another_job() -> Any:
+    """A job whose `after_key` names a job still pending or running."""
+    parent = aliased(OutboxJob)
+    return exists().where(parent.idempotency_key == OutboxJob.after_key, parent.status.in_(ACTIVE))
 
 
 def _eager() -> tuple[Any, ...]:

@@ -9,7 +9,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.ids import DEAL_ACTION, DEAL_BLOCK, Callback, Command
-from bot.listeners.form import fill_form
+from bot.listeners.form import fill_form, stored_view
+from bot.listeners.offload import offload
 from bot.services.handoffs import HandoffError
 from bot.wiring import Services
 from forms.base import error_view, loading_view
@@ -36,6 +37,31 @@ HELP = (
 )
 
 
+def open_for_deal(
+    services: Services, client: WebClient, trigger_id: str, reference: str, user_id: str, kind: str
+) -> None:
+    """Answer `/handoff <deal>` with one `views.open`: the form straight from the database when
+    the deal's handoff is known, else a loading view that the CRM look-up then fills."""
+    deal_id = parse_deal_reference(reference)
+    if deal_id is not None and _may_start(services, kind, user_id):
+        with services.uow() as uow:
+            existing = uow.repo.handoff_for_deal(kind, deal_id)
+        if existing is not None and existing.sender_user_id in (None, user_id):
+            services.handoffs.start_manual(deal_id, user_id, kind=kind)  # claims an unowned one
+            view = stored_view(services, existing.id, user_id)
+            if view is not None:
+                client.views_open(trigger_id=trigger_id, view=view)
+                return
+    opened = client.views_open(trigger_id=trigger_id, view=loading_view("Handoff").to_dict())
+    args = (services, client, str(opened["view"]["id"]), reference, user_id, kind)
+    offload(services.background, "manual_start", start_for_deal, *args)
+
+
+def _may_start(services: Services, kind: str, user_id: str) -> bool:
+    sender_team = services.org.routes[kind].sender
+    return user_id == services.org.admin_user or services.teams.is_member(sender_team, user_id)
+
+
 def start_for_deal(
     services: Services,
     client: WebClient,
@@ -44,9 +70,11 @@ def start_for_deal(
     user_id: str,
     kind: str = HandoffKind.SALES_TO_DELIVERY,
 ) -> None:
-    """Create or find the deal's handoff and turn the open (loading) view into its form."""
+    """Create or find the deal's handoff and turn the open (loading) view into its form.
+
+    Runs off Slack's clock: it may ask the CRM whether the deal exists."""
     sender_team = services.org.routes[kind].sender
-    if user_id != services.org.admin_user and not services.teams.is_member(sender_team, user_id):
+    if not _may_start(services, kind, user_id):
         name = services.teams.team_name(sender_team)
         message = f"Only members of {name} start this kind of handoff."
         client.views_update(view_id=view_id, view=error_view("Handoff", message).to_dict())
@@ -56,9 +84,10 @@ def start_for_deal(
         message = f"“{reference}” is not a HubSpot deal id or deal URL."
         client.views_update(view_id=view_id, view=error_view("Handoff", message).to_dict())
         return
+    deal = None
     if services.crm is not None:
         try:
-            services.crm.get_deal(deal_id)
+            deal = services.crm.get_deal(deal_id)
         except NotFound:
             message = f"HubSpot has no deal {deal_id}. Check the id or the URL."
             client.views_update(view_id=view_id, view=error_view("Handoff", message).to_dict())
@@ -74,6 +103,13 @@ def start_for_deal(
     log.info(
         "manual_start kind=%s deal=%s handoff=%s created=%s", kind, deal_id, handoff_id, created
     )
+    if deal is not None:  # what the form opens with, now and next time
+        services.handoffs.set_deal_facts(
+            handoff_id,
+            account_name=deal.company_name or deal.name,
+            deal_name=deal.name,
+            snapshot=deal.model_dump(mode="json"),
+        )
     fill_form(services, client, view_id, handoff_id, user_id)
 
 
@@ -107,26 +143,30 @@ def register(app: App, services: Services) -> None:
     @app.command(Command.HANDOFF)
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         text = (body.get("text") or "").strip()
+        user = str(body["user_id"])
         words = text.lower().split()
         if not words or words[0] == "help":
             ack(text=HELP)
             return
         if words[0] == "stats":
             ack()
-            stats_reply(services, client, respond, body["user_id"], csv="csv" in words[1:])
+            csv = "csv" in words[1:]
+            offload(services.background, "stats", stats_reply, services, client, respond, user, csv)
             return
         kind = KIND_WORDS.get(words[0], HandoffKind.SALES_TO_DELIVERY)
         reference = text.split(maxsplit=1)[1] if words[0] in KIND_WORDS and len(words) > 1 else text
         ack()
-        opened = client.views_open(
-            trigger_id=body["trigger_id"], view=loading_view("Handoff").to_dict()
-        )
-        start_for_deal(services, client, opened["view"]["id"], reference, body["user_id"], kind)
+        args = (services, client, body["trigger_id"], reference, body["user_id"], kind)
+        offload(services.interactions, "command_open", open_for_deal, *args)
 
     @app.shortcut(Callback.START_SHORTCUT)
     def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=deal_prompt_view())
+        offload(
+            services.interactions,
+            "shortcut_open",
+            lambda: client.views_open(trigger_id=body["trigger_id"], view=deal_prompt_view()),
+        )
 
     @app.view_submission(Callback.START_MODAL)
     def on_deal_given(
@@ -140,11 +180,12 @@ def register(app: App, services: Services) -> None:
             )
             return
         ack(response_action="update", view=loading_view("Handoff").to_dict())
-        start_for_deal(services, client, view["id"], reference, body["user"]["id"])
+        args = (services, client, view["id"], reference, body["user"]["id"])
+        offload(services.background, "manual_start", start_for_deal, *args)
 
 
 def stats_reply(
-    services: Services, client: WebClient, respond: Respond, user_id: str, *, csv: bool
+    services: Services, client: WebClient, respond: Respond, user_id: str, csv: bool
 ) -> None:
     from bot.services import stats
 

@@ -1,19 +1,26 @@
-"""The handoff form: opening it (loading view first), live updates, drafts and submission."""
+"""The handoff form: opening it from the database, live updates, drafts and submission.
+
+Every listener here answers Slack from the database. Opening the form is one `views.open` of
+the finished form, built from the draft or the CRM snapshot stored when the handoff was created;
+only a handoff with no snapshot yet shows a loading view, filled from the CRM off Slack's clock.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.ids import Action
+from bot.listeners.offload import offload
 from bot.render.timeline import timeline_blocks
 from bot.services.handoffs import HandoffError
-from bot.services.prefill import opening_values
+from bot.services.prefill import Opening, fetched_opening, stored_opening
 from bot.wiring import Services
 from forms.base import error_view, loading_view, values_from_state
 from forms.ids import ActionId
@@ -25,6 +32,7 @@ log = logging.getLogger(__name__)
 FORM_CALLBACKS = re.compile(r"^handoff_form\.")
 MAX_VIEW_BLOCKS = 100
 TIMELINE_BLOCKS = 3
+SNAPSHOT_MAX_AGE = timedelta(hours=1)  # older: refreshed in the background for next time
 
 
 def metadata(handoff_id: int) -> str:
@@ -38,46 +46,84 @@ def handoff_id_from(view: dict[str, Any]) -> int:
 def open_form(
     services: Services, client: WebClient, trigger_id: str, handoff_id: int, user_id: str
 ) -> None:
-    """Open the loading view inside Slack's 3 s, then fill it with the draft or CRM prefill."""
+    """Open the form (or the read-only handoff) in one `views.open`, from the database."""
+    view = stored_view(services, handoff_id, user_id)
+    if view is not None:
+        client.views_open(trigger_id=trigger_id, view=view)
+        return
     opened = client.views_open(trigger_id=trigger_id, view=loading_view("Handoff").to_dict())
-    fill_form(services, client, str(opened["view"]["id"]), handoff_id, user_id)
+    view_id = str(opened["view"]["id"])
+    offload(services.background, "form_fill", fill_from_crm, services, client, view_id, handoff_id)
 
 
 def fill_form(
     services: Services, client: WebClient, view_id: str, handoff_id: int, user_id: str
 ) -> None:
-    """Replace an open view (loading) with the form, or with the reason it cannot be shown."""
+    """Replace an open (loading) view with the form; asks the CRM only if nothing is stored."""
+    view = stored_view(services, handoff_id, user_id)
+    if view is not None:
+        client.views_update(view_id=view_id, view=view)
+        return
+    fill_from_crm(services, client, view_id, handoff_id)
+
+
+def stored_view(services: Services, handoff_id: int, user_id: str) -> dict[str, Any] | None:
+    """The view to show, built from the database alone; None when the CRM must be asked."""
     try:
         handoff = services.handoffs.get(handoff_id)
     except HandoffError as exc:
-        client.views_update(view_id=view_id, view=error_view("Handoff", str(exc)).to_dict())
-        return
+        return error_view("Handoff", str(exc)).to_dict()
     refusal = _refusal(services, handoff, user_id)
     if refusal:
-        client.views_update(view_id=view_id, view=error_view("Handoff", refusal).to_dict())
-        return
-    spec = get_form(handoff.kind)
+        return error_view("Handoff", refusal).to_dict()
     if handoff.status != HandoffStatus.AWAITING_FORM:
-        model = spec.model.model_validate(handoff.form_payload or {})
-        readonly = spec.readonly_view(model, private_metadata=metadata(handoff.id)).to_dict()
-        with services.uow() as uow:
-            events = uow.repo.timeline(handoff.id)
-        if MAX_VIEW_BLOCKS - len(readonly["blocks"]) >= TIMELINE_BLOCKS:
-            readonly["blocks"] += timeline_blocks(events)
-        client.views_update(view_id=view_id, view=readonly)
-        return
-    opening = opening_values(handoff, services.crm)
+        return _readonly_view(services, handoff)
+    opening = stored_opening(handoff, services.crm)
+    if opening is None:
+        return None
+    _refresh_if_stale(services, handoff)
+    return _form_view(handoff, opening)
+
+
+def fill_from_crm(services: Services, client: WebClient, view_id: str, handoff_id: int) -> None:
+    """Ask the CRM for what the form needs, store it, and show the form (off Slack's clock)."""
+    handoff = services.handoffs.get(handoff_id)
+    assert services.crm is not None  # stored_opening answers without a CRM
+    opening = fetched_opening(handoff, services.crm)
     if opening.deal is not None:
         services.handoffs.set_deal_facts(
             handoff.id,
             account_name=opening.deal.company_name or opening.deal.name,
             deal_name=opening.deal.name,
+            snapshot=opening.deal.model_dump(mode="json"),
         )
-    view = spec.build_modal(
+    client.views_update(view_id=view_id, view=_form_view(handoff, opening))
+
+
+def _form_view(handoff: Handoff, opening: Opening) -> dict[str, Any]:
+    view = get_form(handoff.kind).build_modal(
         opening.values, private_metadata=metadata(handoff.id), errors_summary=opening.note
     )
-    client.views_update(view_id=view_id, view=view.to_dict())
     log.info("form_opened handoff=%s prefilled=%s", handoff.id, opening.deal is not None)
+    return view.to_dict()
+
+
+def _readonly_view(services: Services, handoff: Handoff) -> dict[str, Any]:
+    spec = get_form(handoff.kind)
+    model = spec.model.model_validate(handoff.form_payload or {})
+    readonly = spec.readonly_view(model, private_metadata=metadata(handoff.id)).to_dict()
+    with services.uow() as uow:
+        events = uow.repo.timeline(handoff.id)
+    if MAX_VIEW_BLOCKS - len(readonly["blocks"]) >= TIMELINE_BLOCKS:
+        readonly["blocks"] += timeline_blocks(events)
+    return readonly
+
+
+def _refresh_if_stale(services: Services, handoff: Handoff) -> None:
+    taken = handoff.crm_snapshot_at
+    if handoff.draft_payload or taken is None or services.clock() - taken < SNAPSHOT_MAX_AGE:
+        return
+    services.handoffs.refresh_snapshot(handoff.id)
 
 
 def _refusal(services: Services, handoff: Handoff, user_id: str) -> str | None:
@@ -90,46 +136,51 @@ def _refusal(services: Services, handoff: Handoff, user_id: str) -> str | None:
     return f"This handoff is {owner}'s to complete. Ask them, or an admin, to reassign it."
 
 
+def _modal(services: Services, view: dict[str, Any], note: str | None = None) -> dict[str, Any]:
+    """The form re-rendered from what the person has typed so far."""
+    handoff = services.handoffs.get(handoff_id_from(view))
+    values = values_from_state(view["state"]["values"])
+    modal = get_form(handoff.kind).build_modal(
+        values, private_metadata=view["private_metadata"], errors_summary=note
+    )
+    return modal.to_dict()
+
+
 def register(app: App, services: Services) -> None:
+    def update_view(view: dict[str, Any], note: str | None = None) -> None:
+        def run() -> None:
+            services.client.views_update(
+                view_id=view["id"], hash=view.get("hash"), view=_modal(services, view, note)
+            )
+
+        offload(services.interactions, "form_update", run)
+
     @app.action(Action.OPEN_FORM)
     def on_open_form(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        handoff_id = int(body["actions"][0]["value"])
-        open_form(services, client, body["trigger_id"], handoff_id, body["user"]["id"])
+        args = (services, client, body["trigger_id"], int(body["actions"][0]["value"]))
+        offload(services.interactions, "form_open", open_form, *args, body["user"]["id"])
 
     @app.action(ActionId.SCHEDULE_CHANGED)
-    def on_schedule_changed(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def on_schedule_changed(ack: Ack, body: dict[str, Any]) -> None:
         """Re-render so the fields that apply to the chosen schedule appear (e.g. milestones)."""
         ack()
-        view = body["view"]
-        handoff = services.handoffs.get(handoff_id_from(view))
-        values = values_from_state(view["state"]["values"])
-        modal = get_form(handoff.kind).build_modal(
-            values, private_metadata=view["private_metadata"]
-        )
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=modal.to_dict())
+        update_view(body["view"])
 
     @app.action(ActionId.SAVE_DRAFT)
-    def on_save_draft(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def on_save_draft(ack: Ack, body: dict[str, Any]) -> None:
         view = body["view"]
-        handoff_id = handoff_id_from(view)
         values = values_from_state(view["state"]["values"])
-        services.handoffs.save_draft(handoff_id, body["user"]["id"], values)
-        handoff = services.handoffs.get(handoff_id)
-        modal = get_form(handoff.kind).build_modal(
-            values,
-            private_metadata=view["private_metadata"],
-            errors_summary="Draft saved. You can close this form and pick it up later.",
-        )
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=modal.to_dict())
+        services.handoffs.save_draft(handoff_id_from(view), body["user"]["id"], values)
+        ack()  # the draft is stored before Slack hears back
+        update_view(view, "Draft saved. You can close this form and pick it up later.")
 
     @app.view_closed(FORM_CALLBACKS)
     def on_closed(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        ack()
         values = values_from_state(view["state"]["values"])
         if values:
             services.handoffs.save_draft(handoff_id_from(view), body["user"]["id"], values)
+        ack()  # after the write: a failed write gets Slack's retry, not a lost draft
 
     @app.view_submission(FORM_CALLBACKS)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -1,4 +1,8 @@
-"""Buttons on the handoff message: Confirm (team members only), Retry, View handoff."""
+"""Buttons on the handoff message: Confirm (team members only), Retry, View handoff.
+
+A Confirm or Retry is stored before Slack gets its answer; the ephemeral replies and the view
+go out afterwards, off the acknowledging thread.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot.ids import Action
 from bot.listeners.form import open_form
+from bot.listeners.offload import offload
 from bot.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -23,53 +28,59 @@ def _channel(body: dict[str, Any]) -> str | None:
 
 
 def register(app: App, services: Services) -> None:
+    def tell(client: WebClient, body: dict[str, Any], text: str) -> None:
+        """An ephemeral note to the person who clicked, sent after the acknowledgement."""
+        channel = _channel(body)
+        if channel:
+            offload(
+                services.interactions,
+                "ephemeral",
+                lambda: client.chat_postEphemeral(
+                    channel=channel, user=body["user"]["id"], text=text
+                ),
+            )
+
     @app.action(re.compile(rf"^{Action.CONFIRM}:"))
     def on_confirm(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
         user_id = body["user"]["id"]
         raw_id, team = body["actions"][0]["value"].split(":", 1)
         handoff_id = int(raw_id)
-        channel = _channel(body)
         if not services.teams.is_member(team, user_id):
+            ack()
             name = services.teams.team_name(team)
             log.info("confirm_refused handoff=%s team=%s user=%s", handoff_id, team, user_id)
-            if channel:
-                client.chat_postEphemeral(
-                    channel=channel,
-                    user=user_id,
-                    text=f"Only members of {name} can confirm for {name}. "
-                    "Ask your question in the thread instead — nothing was changed.",
-                )
+            tell(
+                client,
+                body,
+                f"Only members of {name} can confirm for {name}. "
+                "Ask your question in the thread instead — nothing was changed.",
+            )
             return
         outcome = services.handoffs.confirm(handoff_id, team, user_id)
-        if channel and not outcome.newly_confirmed:
-            client.chat_postEphemeral(
-                channel=channel,
-                user=user_id,
-                text=f"{services.teams.team_name(team)} had already confirmed this handoff "
+        ack()  # the confirmation is stored before Slack hears back
+        if not outcome.newly_confirmed:
+            tell(
+                client,
+                body,
+                f"{services.teams.team_name(team)} had already confirmed this handoff "
                 f"(<@{outcome.confirmed_by}>).",
             )
 
     @app.action(re.compile(rf"^{Action.RETRY_EFFECT}:"))
     def on_retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
         user_id = body["user"]["id"]
         raw_id, target = body["actions"][0]["value"].split(":", 1)
         allowed = user_id == services.org.admin_user or services.teams.is_member(target, user_id)
-        channel = _channel(body)
         if not allowed:
-            if channel:
-                client.chat_postEphemeral(
-                    channel=channel,
-                    user=user_id,
-                    text="Only the admin or the team that owns this record can retry it.",
-                )
+            ack()
+            tell(client, body, "Only the admin or the team that owns this record can retry it.")
             return
         services.handoffs.retry_effect(int(raw_id), target, user_id)
+        ack()
 
     @app.action(Action.VIEW_HANDOFF)
     @app.action(Action.OPEN_HANDOFF)
     def on_view(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        handoff_id = int(body["actions"][0]["value"])
-        open_form(services, client, body["trigger_id"], handoff_id, body["user"]["id"])
+        args = (services, client, body["trigger_id"], int(body["actions"][0]["value"]))
+        offload(services.interactions, "handoff_view", open_form, *args, body["user"]["id"])

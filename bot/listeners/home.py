@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.listeners.offload import offload
 from bot.services.home_view import (
     EXPORT_MONTHS,
     EXPORT_STATS,
@@ -19,15 +20,18 @@ def register(app: App, services: Any) -> None:
 
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any]) -> None:
-        # Bolt has acknowledged the event already; the same event fires for the Messages tab.
+        # The same event fires for the Messages tab. Rendering reads the database and
+        # publishing calls Slack: both happen after the acknowledgement.
         if event.get("tab", "home") == "home":
-            services.home.publish(event["user"])
+            offload(services.interactions, "home_publish", services.home.publish, event["user"])
 
     def on_page(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         key, _, offset = str(action.get("value", "")).partition(":")
         pages = {key: int(offset)} if offset.isdigit() else {}
-        services.home.publish(body["user"]["id"], pages)
+        offload(
+            services.interactions, "home_page", services.home.publish, body["user"]["id"], pages
+        )
 
     app.action(HOME_PAGE_NEXT)(on_page)
     app.action(HOME_PAGE_PREVIOUS)(on_page)
@@ -37,4 +41,10 @@ def register(app: App, services: Any) -> None:
         ack()
         value = str(action.get("value", ""))
         months = int(value) if value.isdigit() else EXPORT_MONTHS
-        services.home.export_stats(body["user"]["id"], min(max(months, 1), 24))
+        offload(
+            services.background,
+            "stats_export",
+            services.home.export_stats,
+            body["user"]["id"],
+            min(max(months, 1), 24),
+        )

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot.ids import Action
+from bot.listeners.offload import offload
 
 
 def register(app: App, services: Any) -> None:
@@ -14,11 +15,15 @@ def register(app: App, services: Any) -> None:
 
     @app.action(Action.SNOOZE)
     def on_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
-        ack()
         value = str(action.get("value", ""))
         if value.isdigit():
             text = services.reminders.snooze(int(value), body["user"]["id"])
         else:
             text = "This reminder button is no longer valid."
+        ack()  # the snooze is stored before Slack hears back
         # Only the person who pressed sees the answer; the reminder itself stays as it was.
-        respond(text=text, response_type="ephemeral", replace_original=False)
+        offload(
+            services.interactions,
+            "snooze_reply",
+            lambda: respond(text=text, response_type="ephemeral", replace_original=False),
+        )

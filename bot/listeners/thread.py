@@ -1,4 +1,8 @@
-"""Replies in a handoff's thread become its recorded questions and answers."""
+"""Replies in a handoff's thread become its recorded questions and answers.
+
+The app runs with `process_before_response`, so Bolt acknowledges the event only after this
+listener has stored the message: a failed write answers Slack with an error, and Slack retries.
+"""
 
 from __future__ import annotations
 

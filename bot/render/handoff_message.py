@@ -47,6 +47,7 @@ class EffectStatus:
     status: str  # pending / done / failed
     url: str | None = None
     error: str | None = None
+    retry_at: datetime | None = None  # pending after a retryable failure: the next attempt
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,12 @@ def _effects(message: HandoffMessage) -> list[Block]:
                     action_id=f"{Action.RETRY_EFFECT}:{effect.target}",
                     value=f"{message.handoff_id}:{effect.target}",
                 )
+            )
+        elif effect.retry_at is not None:
+            reason = escape(clip(effect.error or "no answer", 200))
+            lines.append(
+                f":repeat: *{effect.label}:* retrying — {reason}; next attempt "
+                f"{slack_date(effect.retry_at)}"
             )
         else:
             lines.append(f":hourglass_flowing_sand: *{effect.label}:* pending")

@@ -9,6 +9,7 @@ from storage.repositories import Repository
 
 NOTIFY_OWNER = "gate.notify_owner"  # find the deal owner in Slack and DM the form button
 MOVE_DEAL_STAGE = "crm.move_stage"
+CRM_SNAPSHOT = "crm.snapshot"  # fetch what the form needs from the CRM, ahead of the click
 POST_HANDOFF_MESSAGE = "handoff.post"  # the handoff message in the channel: the thread root
 RENDER_HANDOFF = "handoff.render"  # re-render the handoff message after a change
 ANNOUNCE_COMPLETE = "handoff.complete"
@@ -20,6 +21,20 @@ SLACK_POST = "slack.post"
 HOME_PUBLISH = "home.publish"
 
 
+def post_key(handoff_id: int) -> str:
+    """The key of the job posting the handoff message: what thread-side jobs wait for."""
+    return f"post:{handoff_id}"
+
+
+def record_key(handoff_id: int, target: str) -> str:
+    return f"record:{handoff_id}:{target}"
+
+
 def rerender(repo: Repository, handoff: Handoff) -> None:
     """Queue a re-render of the handoff message; each change gets its own job (it shows state)."""
-    repo.enqueue(handoff, RENDER_HANDOFF, f"render:{handoff.id}:{uuid.uuid4()}")
+    repo.enqueue(
+        handoff,
+        RENDER_HANDOFF,
+        f"render:{handoff.id}:{uuid.uuid4()}",
+        after=post_key(handoff.id),
+    )

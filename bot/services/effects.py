@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from bot.services import actions
 from bot.services.effects_base import Tools
@@ -28,6 +29,7 @@ class Effects(SlackEffects, VendorEffects):
         return {
             actions.NOTIFY_OWNER: self.notify_owner,
             actions.MOVE_DEAL_STAGE: self.move_deal_stage,
+            actions.CRM_SNAPSHOT: self.crm_snapshot,
             actions.POST_HANDOFF_MESSAGE: self.post_handoff_message,
             actions.RENDER_HANDOFF: self.render_handoff,
             actions.ANNOUNCE_COMPLETE: self.announce_complete,
@@ -54,6 +56,11 @@ class Effects(SlackEffects, VendorEffects):
             self._tell_admin(text, ctx.handoff_id)
         except Exception:
             log.exception("admin_alert_failed handoff=%s action=%s", ctx.handoff_id, ctx.action)
+
+    def on_retry(self, ctx: JobContext, error: str, next_at: datetime) -> None:
+        """A record creation failed in a way worth retrying: show when it tries again."""
+        if ctx.action == actions.CREATE_RECORD and ctx.handoff_id:
+            self.handoffs.record_retrying(ctx.handoff_id, str(ctx.payload["team"]), error, next_at)
 
 
 def _tries(ctx: JobContext) -> str:

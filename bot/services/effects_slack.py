@@ -8,7 +8,7 @@ from bot.ids import Action
 from bot.render.handoff_message import render
 from bot.services import actions
 from bot.services.effects_base import EffectsBase, log
-from bot.services.outbox import JobContext, RetryLater
+from bot.services.outbox import JobContext
 from bot.services.ports import SlackUnreachableUser
 from bot.services.presenter import handoff_message
 
@@ -24,7 +24,10 @@ class SlackEffects(EffectsBase):
         crm = self._crm()
         deal = crm.get_deal(handoff.deal_id or "")
         self.handoffs.set_deal_facts(
-            handoff.id, account_name=deal.company_name or deal.name, deal_name=deal.name
+            handoff.id,
+            account_name=deal.company_name or deal.name,
+            deal_name=deal.name,
+            snapshot=deal.model_dump(mode="json"),
         )
         email = crm.owner_email(deal.owner_id) if deal.owner_id else None
         user_id = self.slack.user_id_by_email(email) if email else None
@@ -102,18 +105,18 @@ class SlackEffects(EffectsBase):
             uow.commit()
         return {"channel": posted.channel, "ts": posted.ts}
 
-    def render_handoff(self, ctx: JobContext) -> dict[str, Any]:
+    def render_handoff(self, ctx: JobContext) -> dict[str, Any] | None:
         handoff = self._handoff(ctx.handoff_id)
         if not (handoff.channel_id and handoff.thread_ts):
-            raise RetryLater("handoff message not posted yet", delay=10)
+            return None  # runs after the post job: the post itself failed (the admin was told)
         text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
         self.slack.update(handoff.channel_id, handoff.thread_ts, text, blocks)
         return {"ts": handoff.thread_ts}
 
-    def announce_complete(self, ctx: JobContext) -> dict[str, Any]:
+    def announce_complete(self, ctx: JobContext) -> dict[str, Any] | None:
         handoff = self._handoff(ctx.handoff_id)
         if not (handoff.channel_id and handoff.thread_ts):
-            raise RetryLater("handoff message not posted yet", delay=10)
+            return None  # runs after the post job: the post itself failed (the admin was told)
         sender = f"<@{handoff.sender_user_id}> " if handoff.sender_user_id else ""
         posted = self.slack.post(
             handoff.channel_id,

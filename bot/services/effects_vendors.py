@@ -7,19 +7,30 @@ import uuid
 from typing import Any
 
 from bot.config import OrgConfig
-from bot.services import actions
 from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.effects_base import EffectsBase, log
-from bot.services.outbox import JobContext, RetryLater
+from bot.services.outbox import JobContext
 from bot.services.presenter import TOOL_LABELS
 from integrations.ports import CreatedRecord, HandoffBrief, VendorError
-from storage.models import ExternalRecord, Handoff, HandoffStatus, OutboxStatus
+from storage.models import ExternalRecord, Handoff
 
 
 class VendorEffects(EffectsBase):
     """Moves the CRM deal, creates each team's record, mirrors the thread, notes the deal."""
 
     # --- the deal -------------------------------------------------------------------------------
+
+    def crm_snapshot(self, ctx: JobContext) -> dict[str, Any]:
+        """Store what the CRM knows about the deal, so the form opens from the database."""
+        handoff = self._handoff(ctx.handoff_id)
+        deal = self._crm().get_deal(str(ctx.payload["deal_id"]))
+        self.handoffs.set_deal_facts(
+            handoff.id,
+            account_name=deal.company_name or deal.name,
+            deal_name=deal.name,
+            snapshot=deal.model_dump(mode="json"),
+        )
+        return {"deal_id": deal.deal_id}
 
     def move_deal_stage(self, ctx: JobContext) -> dict[str, Any]:
         deal_id, stage = str(ctx.payload["deal_id"]), str(ctx.payload["stage"])
@@ -37,9 +48,6 @@ class VendorEffects(EffectsBase):
         existing = handoff.record(team)
         if existing is not None and existing.status == "done":
             return {"external_id": existing.external_id, "reused": True}
-        wait = self._wait_reason(handoff, ctx, team)
-        if wait:
-            raise RetryLater(wait, delay=10)
         brief = build_brief(
             handoff,
             slack_thread_url=self._thread_url(handoff),
@@ -50,7 +58,7 @@ class VendorEffects(EffectsBase):
         # The job's own key: stable across its retries, fresh for a Retry click (a new job), since
         # a vendor replays its earlier answer, a refusal included, for a key it has seen.
         created = self._create_in_tool(team, brief, _base_key(ctx.key), look_first)
-        self._record_done(handoff.id, team, created)
+        self.handoffs.record_created(handoff.id, team, created)
         return {"external_id": created.external_id, "url": created.url}
 
     def _create_in_tool(
@@ -76,65 +84,6 @@ class VendorEffects(EffectsBase):
             raise
         raise LookupError(f"team {team!r} has no tool configured")
 
-    def _wait_reason(self, handoff: Handoff, ctx: JobContext, team: str) -> str | None:
-        """Why creating the record now would be wrong, if it would."""
-        active = (OutboxStatus.PENDING, OutboxStatus.RUNNING)
-        with self.uow() as uow:
-            jobs = uow.repo.jobs_for(handoff.id)
-        if not handoff.thread_ts and any(
-            j.action == actions.POST_HANDOFF_MESSAGE and j.status in active for j in jobs
-        ):
-            # The record links the Slack thread, which exists once the handoff message is posted.
-            return "handoff message not posted yet"
-        if any(
-            j.action == actions.CREATE_RECORD
-            and j.payload.get("team") == team
-            and j.id < ctx.job_id
-            and j.status in active
-            for j in jobs
-        ):
-            # E.g. Retry pressed twice: two creations racing could both miss the other's record.
-            return f"an earlier job is still creating the {team} record"
-        return None
-
-    def _record_done(self, handoff_id: int, target: str, created: CreatedRecord) -> None:
-        with self.uow() as uow:
-            # Locked: two workers finishing the ops and finance records at once must not both
-            # miss the other's record and leave the handoff short of `delivered`.
-            handoff = uow.repo.handoff(handoff_id, for_update=True)
-            assert handoff is not None
-            record = handoff.record(target)
-            if record is None:
-                record = ExternalRecord(target=target, vendor=created.vendor)
-                handoff.external_records.append(record)
-            record.status = "done"
-            record.external_id = created.external_id
-            record.url = created.url
-            record.last_error = None
-            record.detail = created.model_dump(mode="json")
-            uow.repo.audit(
-                handoff,
-                "system",
-                "record_created",
-                target=target,
-                vendor=created.vendor,
-                external_id=created.external_id,
-            )
-            if handoff.status == HandoffStatus.SUBMITTED and all(
-                r.status == "done" for r in handoff.external_records if r.target != "crm_note"
-            ):
-                handoff.status = HandoffStatus.DELIVERED
-                uow.repo.audit(handoff, "system", "delivered")
-            actions.rerender(uow.repo, handoff)
-            uow.commit()
-        log.info(
-            "record_created handoff=%s target=%s vendor=%s id=%s",
-            handoff_id,
-            target,
-            created.vendor,
-            created.external_id,
-        )
-
     def mirror_comment(self, ctx: JobContext) -> dict[str, Any] | None:
         """Mirror a thread message onto the team's record, once."""
         target, ts = str(ctx.payload["target"]), str(ctx.payload["ts"])
@@ -146,9 +95,8 @@ class VendorEffects(EffectsBase):
         if target in message.mirrored:
             return {"mirror_id": message.mirrored[target], "reused": True}
         if record.status != "done" or not record.external_id:
-            # Mirrored once the record exists; a failed record waits for someone's Retry.
-            delay = 900 if record.status == "failed" else 60
-            raise RetryLater(f"{target} record not created yet", delay=delay)
+            # The record failed: once a Retry creates it, the service queues this message again.
+            return {"skipped": f"{target} record not created"}
         comment = thread_comment(message, self.slack.user_name)
         created = _created_record(record)
         if target in self.tools.ops:
@@ -179,29 +127,22 @@ class VendorEffects(EffectsBase):
         handoff = self._handoff(ctx.handoff_id)
         if self.tools.crm is None or not handoff.deal_id:
             return None
+        # Queued by the service once no team record is pending.
         records = [r for r in handoff.external_records if r.target != "crm_note"]
-        if any(r.status == "pending" for r in records):
-            raise RetryLater("waiting for the ops and finance records", delay=30)
         thread_url = self._thread_url(handoff)
         body = _crm_note_html(handoff, records, thread_url, self.org)
         created = self.tools.crm.add_deal_note(handoff.deal_id, body, marker_for(handoff.id))
-        self._record_done(handoff.id, "crm_note", created)
+        self.handoffs.record_created(handoff.id, "crm_note", created)
         return {"note_id": created.external_id}
 
     # --- failures -------------------------------------------------------------------------------
 
     def _record_failed(self, handoff_id: int, team: str, error: str) -> str | None:
         """Mark the record failed (its Retry button appears); the admin's message, if so."""
-        with self.uow() as uow:
-            handoff = uow.repo.handoff(handoff_id, for_update=True)
-            record = handoff.record(team) if handoff else None
-            if handoff is None or record is None or record.status == "done":
-                return None
-            record.status = "failed"
-            record.last_error = error
-            uow.repo.audit(handoff, "system", "record_failed", target=team, error=error)
-            actions.rerender(uow.repo, handoff)
-            uow.commit()
+        handoff = self.handoffs.record_failed(handoff_id, team, error)
+        record = handoff.record(team) if handoff else None
+        if handoff is None or record is None:
+            return None
         where = self._thread_url(handoff)
         name = self.teams.team_name(team)
         vendor = TOOL_LABELS.get(record.vendor, record.vendor)

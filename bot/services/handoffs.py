@@ -17,6 +17,7 @@ from bot.config import OrgConfig
 from bot.services import actions
 from bot.services.obligations import ObligationBook
 from bot.services.ports import Clock
+from integrations.ports import CreatedRecord
 from storage.models import (
     ExternalRecord,
     Handoff,
@@ -118,8 +119,34 @@ class HandoffService:
             return GateOutcome(None, "duplicate")
         repo.audit(handoff, source, "deal_won", deal_id=deal_id, event_id=event_id)
         self._hold_stage(repo, handoff, event_id)
+        self._fetch_snapshot(repo, handoff)
         repo.enqueue(handoff, actions.NOTIFY_OWNER, f"notify-owner:{handoff.id}")
         return GateOutcome(handoff.id, "created")
+
+    def refresh_snapshot(self, handoff_id: int) -> None:
+        """Fetch the CRM's facts again in the background (the form opened from an old copy)."""
+        hour = self.clock().strftime("%Y%m%d%H")
+        with self.uow() as uow:
+            handoff = self._get(uow.repo, handoff_id)
+            if handoff.deal_id:
+                uow.repo.enqueue(
+                    handoff,
+                    actions.CRM_SNAPSHOT,
+                    f"snapshot:{handoff.id}:{hour}",
+                    {"deal_id": handoff.deal_id},
+                )
+                uow.commit()
+        self.kick()
+
+    def _fetch_snapshot(self, repo: Repository, handoff: Handoff) -> None:
+        """Fetch what the form needs from the CRM now, so the click opens it from the database."""
+        if handoff.deal_id:
+            repo.enqueue(
+                handoff,
+                actions.CRM_SNAPSHOT,
+                f"snapshot:{handoff.id}",
+                {"deal_id": handoff.deal_id},
+            )
 
     def _hold_stage(self, repo: Repository, handoff: Handoff, event_id: str) -> None:
         repo.enqueue(
@@ -149,7 +176,8 @@ class HandoffService:
             repo.audit(handoff, user_id, "started_manually", deal_id=deal_id)
             self._assign_sender(repo, handoff, user_id, now)
             uow.commit()
-            return handoff.id, True
+        self.kick()
+        return handoff.id, True
 
     def assign_sender(self, handoff_id: int, user_id: str) -> None:
         """The CRM owner was matched to a Slack user: they now owe the form."""
@@ -209,11 +237,22 @@ class HandoffService:
             uow.commit()
         log.info("draft_saved handoff=%s fields=%s", handoff_id, len(values))
 
-    def set_deal_facts(self, handoff_id: int, *, account_name: str, deal_name: str) -> None:
+    def set_deal_facts(
+        self,
+        handoff_id: int,
+        *,
+        account_name: str,
+        deal_name: str,
+        snapshot: dict[str, Any] | None = None,
+    ) -> None:
+        """What the CRM says about the deal; the snapshot is what the form opens with."""
         with self.uow() as uow:
             handoff = self._get(uow.repo, handoff_id)
             handoff.account_name = account_name[:255]
             handoff.deal_name = deal_name[:255]
+            if snapshot is not None:
+                handoff.crm_snapshot = snapshot
+                handoff.crm_snapshot_at = self.clock()
             uow.commit()
 
     def submit(
@@ -261,7 +300,7 @@ class HandoffService:
 
     def _enqueue_delivery(self, repo: Repository, handoff: Handoff) -> None:
         hid = handoff.id
-        repo.enqueue(handoff, actions.POST_HANDOFF_MESSAGE, f"post:{hid}")
+        repo.enqueue(handoff, actions.POST_HANDOFF_MESSAGE, actions.post_key(hid))
         if handoff.deal_id and handoff.kind == SALES:
             repo.enqueue(
                 handoff,
@@ -275,9 +314,23 @@ class HandoffService:
                 continue
             # One external record per receiving team with a tool; its target is the team key.
             handoff.external_records.append(ExternalRecord(target=team, vendor=tool.vendor))
-            repo.enqueue(handoff, actions.CREATE_RECORD, f"record:{hid}:{team}", {"team": team})
-        if handoff.deal_id:
-            repo.enqueue(handoff, actions.CRM_NOTE, f"crm-note:{hid}", {"deal_id": handoff.deal_id})
+            # After the handoff message: the record links its Slack thread.
+            repo.enqueue(
+                handoff,
+                actions.CREATE_RECORD,
+                actions.record_key(hid, team),
+                {"team": team},
+                after=actions.post_key(hid),
+            )
+        self._note_when_settled(repo, handoff)
+
+    def _note_when_settled(self, repo: Repository, handoff: Handoff) -> None:
+        """Once no team record is pending, write the summary and links onto the CRM deal."""
+        records = [r for r in handoff.external_records if r.target != "crm_note"]
+        if handoff.deal_id and not any(r.status == "pending" for r in records):
+            repo.enqueue(
+                handoff, actions.CRM_NOTE, f"crm-note:{handoff.id}", {"deal_id": handoff.deal_id}
+            )
 
     # --- receipts -------------------------------------------------------------------------------
 
@@ -302,7 +355,12 @@ class HandoffService:
                 handoff.status = HandoffStatus.CONFIRMED
                 handoff.completed_at = now
                 repo.audit(handoff, "system", "completed")
-                repo.enqueue(handoff, actions.ANNOUNCE_COMPLETE, f"complete:{handoff.id}")
+                repo.enqueue(
+                    handoff,
+                    actions.ANNOUNCE_COMPLETE,
+                    f"complete:{handoff.id}",
+                    after=actions.post_key(handoff.id),
+                )
             self._refresh_home(repo, [user_id, handoff.sender_user_id or ""], now)
             uow.commit()
             outcome = ConfirmOutcome(
@@ -372,15 +430,18 @@ class HandoffService:
                     actions.MENTION_SENDER,
                     f"mention:{handoff.id}:{ts}",
                     {"ts": ts, "asked_by": user_id},
+                    after=actions.post_key(handoff.id),
                 )
             elif is_sender:
                 self._answer_open_questions(repo, handoff, ts, now)
             for target in self._mirror_targets(handoff):
+                # After the record's creation: the comment goes onto it.
                 repo.enqueue(
                     handoff,
                     actions.MIRROR_COMMENT,
                     f"mirror:{handoff.id}:{target}:{ts}",
                     {"ts": ts, "target": target},
+                    after=actions.record_key(handoff.id, target),
                 )
             actions.rerender(repo, handoff)
             self._refresh_home(repo, [handoff.sender_user_id or ""], now)
@@ -409,20 +470,110 @@ class HandoffService:
         """Re-queue a parked record creation; the adapter looks for the record before creating."""
         with self.uow() as uow:
             repo = uow.repo
-            handoff = self._get(repo, handoff_id)
+            handoff = self._get(repo, handoff_id, for_update=True)  # two clicks: one retry
             record = handoff.record(target)
             if record is None or record.status != "failed":
                 return  # pending jobs are still trying; done records need nothing
             record.status = "pending"
             record.last_error = None
+            record.retry_at = None
             repo.enqueue(
                 handoff,
                 actions.CREATE_RECORD,
-                f"record:{handoff.id}:{target}:{uuid.uuid4()}",
+                f"{actions.record_key(handoff.id, target)}:{uuid.uuid4()}",
                 {"team": target, "look_first": True},
             )
             actions.rerender(repo, handoff)
             repo.audit(handoff, user_id, "retry_requested", target=target)
+            uow.commit()
+        self.kick()
+
+    # --- external records -----------------------------------------------------------------------
+
+    def record_created(self, handoff_id: int, target: str, created: CreatedRecord) -> None:
+        """A team's record (or the CRM note) exists: the handoff is delivered once all do."""
+        with self.uow() as uow:
+            repo = uow.repo
+            # Locked: two workers finishing the ops and finance records at once must not both
+            # miss the other's record and leave the handoff short of `delivered`.
+            handoff = self._get(repo, handoff_id, for_update=True)
+            record = handoff.record(target)
+            if record is None:
+                record = ExternalRecord(target=target, vendor=created.vendor)
+                handoff.external_records.append(record)
+            record.status = "done"
+            record.external_id = created.external_id
+            record.url = created.url
+            record.last_error = None
+            record.retry_at = None
+            record.detail = created.model_dump(mode="json")
+            repo.audit(
+                handoff,
+                "system",
+                "record_created",
+                target=target,
+                vendor=created.vendor,
+                external_id=created.external_id,
+            )
+            teams = [r for r in handoff.external_records if r.target != "crm_note"]
+            if handoff.status == HandoffStatus.SUBMITTED and all(r.status == "done" for r in teams):
+                handoff.status = HandoffStatus.DELIVERED
+                repo.audit(handoff, "system", "delivered")
+            if target != "crm_note":
+                self._mirror_missed(repo, handoff, target)
+                self._note_when_settled(repo, handoff)
+            actions.rerender(repo, handoff)
+            uow.commit()
+        self.kick()
+        log.info(
+            "record_created handoff=%s target=%s vendor=%s id=%s",
+            handoff_id,
+            target,
+            created.vendor,
+            created.external_id,
+        )
+
+    def _mirror_missed(self, repo: Repository, handoff: Handoff, target: str) -> None:
+        """Thread messages that came while the record was failing go onto it now."""
+        for message in handoff.messages:
+            if target not in message.mirrored:
+                repo.enqueue(
+                    handoff,
+                    actions.MIRROR_COMMENT,
+                    f"mirror:{handoff.id}:{target}:{message.slack_ts}:late",
+                    {"ts": message.slack_ts, "target": target},
+                )
+
+    def record_failed(self, handoff_id: int, target: str, error: str) -> Handoff | None:
+        """The vendor refused, or a day of retries ran out: show it with a Retry button."""
+        with self.uow() as uow:
+            repo = uow.repo
+            handoff = repo.handoff(handoff_id, for_update=True)
+            record = handoff.record(target) if handoff else None
+            if handoff is None or record is None or record.status == "done":
+                return None
+            record.status = "failed"
+            record.last_error = error
+            record.retry_at = None
+            repo.audit(handoff, "system", "record_failed", target=target, error=error)
+            self._note_when_settled(repo, handoff)
+            actions.rerender(repo, handoff)
+            uow.commit()
+        self.kick()
+        log.warning("record_failed handoff=%s target=%s", handoff_id, target)
+        return handoff
+
+    def record_retrying(self, handoff_id: int, target: str, error: str, at: datetime) -> None:
+        """A retryable failure: the message says so, and when the next attempt is."""
+        with self.uow() as uow:
+            repo = uow.repo
+            handoff = repo.handoff(handoff_id, for_update=True)
+            record = handoff.record(target) if handoff else None
+            if handoff is None or record is None or record.status != "pending":
+                return
+            record.last_error = error
+            record.retry_at = at
+            actions.rerender(repo, handoff)
             uow.commit()
         self.kick()
 

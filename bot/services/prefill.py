@@ -1,4 +1,9 @@
-"""What the form opens with: the saved draft, else what the CRM already knows about the deal."""
+"""What the form opens with: the saved draft, else what the CRM knows about the deal.
+
+`stored_opening` reads only the database (the draft, or the CRM snapshot an outbox job stored
+when the handoff was created), so a click can open the finished form at once. `fetched_opening`
+asks the CRM, for the rare handoff with no snapshot yet; it never runs on Slack's clock.
+"""
 
 from __future__ import annotations
 
@@ -20,20 +25,32 @@ class Opening:
     deal: DealSnapshot | None = None
 
 
-def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
-    """The draft if there is one (nothing typed is lost), else a CRM prefill, else blanks."""
+def stored_opening(handoff: Handoff, crm: Crm | None) -> Opening | None:
+    """The draft (nothing typed is lost), else the stored CRM snapshot; None if the CRM must be
+    asked first."""
     if handoff.draft_payload:
         return Opening(values=dict(handoff.draft_payload), note="Your draft was restored.")
     if crm is None or not handoff.deal_id:
         return Opening(values=_fallback(handoff), note=None)
+    if handoff.crm_snapshot:
+        return opening_from(handoff, DealSnapshot.model_validate(handoff.crm_snapshot))
+    return None
+
+
+def fetched_opening(handoff: Handoff, crm: Crm) -> Opening:
+    """Ask the CRM (slow: off Slack's clock); a CRM that cannot be reached still opens a form."""
     try:
-        deal = crm.get_deal(handoff.deal_id)
+        deal = crm.get_deal(handoff.deal_id or "")
     except VendorError as exc:
         log.warning("prefill_failed handoff=%s deal=%s error=%s", handoff.id, handoff.deal_id, exc)
         return Opening(
             values=_fallback(handoff),
             note="The CRM could not be reached, so nothing was prefilled: fill in what you know.",
         )
+    return opening_from(handoff, deal)
+
+
+def opening_from(handoff: Handoff, deal: DealSnapshot) -> Opening:
     if handoff.kind != HandoffKind.SALES_TO_DELIVERY:
         return Opening(values=_other_kind_values(handoff.kind, deal), note=None, deal=deal)
     values = prefill_values(

@@ -34,6 +34,7 @@ def handoff_message(handoff: Handoff, org: OrgConfig, deal_url: str | None) -> H
             status=record.status,
             url=record.url,
             error=record.last_error,
+            retry_at=record.retry_at if record.status == "pending" else None,
         )
         for record in handoff.external_records
     ]

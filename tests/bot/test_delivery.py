@@ -21,12 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from bot.config import parse_org_config
 from bot.services import actions
 from bot.services.briefs import form_sections
-from storage.models import ExternalRecord, Handoff, HandoffStatus, OutboxJob, OutboxStatus
+from storage.models import ExternalRecord, Handoff, HandoffStatus, OutboxJob
 from tests.bot.conftest import (
     ADMIN,
     FIN_MEMBER,
@@ -181,8 +180,7 @@ class World:
 
     def next_due(self) -> datetime | None:
         with self.h.services.uow() as uow:
-            stmt = select(OutboxJob.next_attempt_at).where(OutboxJob.status == OutboxStatus.PENDING)
-            return min(uow.session.scalars(stmt), default=None)
+            return uow.repo.next_due_at()
 
     # --- reading state --------------------------------------------------------------------------
 

@@ -87,7 +87,8 @@ def test_delivery_rate_limit_waits_for_retry_after_then_creates_one_project(
     assert job.status == OutboxStatus.PENDING and job.attempts == 1
     assert job.next_attempt_at >= world.h.clock.now + timedelta(seconds=120)
     assert "rate limited" in (job.last_error or "")
-    assert ":hourglass_flowing_sand: *Operations record (Asana):* pending" in world.message(
+    # Shown as retrying, with when: nobody needs to press anything.
+    assert ":repeat: *Operations record (Asana):* retrying — asana: rate limited" in world.message(
         handoff_id
     )
     world.h.clock.now = job.next_attempt_at - timedelta(seconds=1)
@@ -123,17 +124,39 @@ def test_delivery_503_bursts_are_retried_and_create_once(worlds: WorldFactory) -
     assert len(world.requests("quickbooks", "POST", "/customer")) == 1
 
 
-def test_delivery_503s_past_the_retry_budget_park_the_job_until_retry(
+def test_delivery_outage_of_hours_heals_itself_without_a_retry_click(worlds: WorldFactory) -> None:
+    world = worlds()
+    # About six hours of 503s (backoff from 15 s, capped at 15 minutes), then Asana is back.
+    world.asana.faults.append(Fault("POST", PROJECTS, Reply(503, BUSY), act=False, times=30))
+    handoff_id = world.submit()
+    submitted_at = world.h.clock.now
+
+    world.run_until(lambda: project_posts(world) >= 3)
+    shown = world.message(handoff_id)
+    assert ":repeat: *Operations record (Asana):* retrying — asana: HTTP 503" in shown
+    assert "retry_effect:ops" not in shown  # no button: it is still trying by itself
+    world.settle(rounds=1000)
+
+    assert world.h.clock.now - submitted_at > timedelta(hours=4)
+    assert world.record(handoff_id, "ops").status == "done"
+    assert_one_project_and_one_template(world, handoff_id)
+    assert not [m for m in world.admin_dms() if "Operations record in Asana" in m.text]
+
+
+def test_delivery_503s_for_more_than_a_day_park_the_job_until_retry(
     worlds: WorldFactory,
 ) -> None:
     world = worlds()
-    world.asana.faults.append(Fault("POST", PROJECTS, Reply(503, BUSY), act=False, times=99))
+    world.asana.faults.append(Fault("POST", PROJECTS, Reply(503, BUSY), act=False, times=10**6))
     handoff_id = world.submit()
+    submitted_at = world.h.clock.now
 
-    world.settle()
+    world.settle(rounds=1000)
 
     ops_job = world.record_job(handoff_id, "ops")
-    assert (ops_job.status, ops_job.attempts) == (OutboxStatus.DEAD, 8)
+    assert ops_job.status == OutboxStatus.DEAD
+    assert ops_job.finished_at is not None
+    assert ops_job.finished_at - submitted_at >= timedelta(hours=24)  # a day of retries first
     assert world.record(handoff_id, "ops").status == "failed"
     assert world.asana.created_projects == 0
     shown = world.message(handoff_id)
@@ -185,16 +208,16 @@ def test_delivery_crash_between_vendor_reply_and_commit_creates_once(
     worlds: WorldFactory, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
     world = worlds()
-    effects = world.h.services.effects
-    record_done = effects._record_done
+    handoffs = world.h.services.handoffs
+    record_created = handoffs.record_created
 
     def die_once(handoff_id: int, done_target: str, created: object) -> None:
         if done_target == target:
-            monkeypatch.setattr(effects, "_record_done", record_done)
+            monkeypatch.setattr(handoffs, "record_created", record_created)
             raise Crash
-        record_done(handoff_id, done_target, created)  # type: ignore[arg-type]
+        record_created(handoff_id, done_target, created)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(effects, "_record_done", die_once)
+    monkeypatch.setattr(handoffs, "record_created", die_once)
     handoff_id = world.submit()
 
     with pytest.raises(Crash):

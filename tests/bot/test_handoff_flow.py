@@ -18,6 +18,7 @@ from tests.bot.conftest import (
     won_event,
 )
 from tests.support.slack_state import initial_values, state_from_values
+from tests.support.stub_server import Reply
 
 DEAL = "332507367156"
 
@@ -126,21 +127,48 @@ def submitted_handoff(h: Harness) -> tuple[int, Handoff]:
         return handoff_id, handoff
 
 
-def test_form_opens_with_loading_view_then_crm_prefill(harness: Harness) -> None:
+def test_form_opens_in_one_views_open_from_the_stored_crm_snapshot(harness: Harness) -> None:
     handoff_id, _ = won_and_dm(harness)
+    assert harness.hubspot.server is not None
+    asked_before = len(harness.hubspot.server.requests)
+    harness.hubspot.fail_next = [Reply(503, {"message": "down"})] * 10  # the CRM is down now
 
     _, view = open_form(harness, handoff_id)
 
-    first_call, _ = harness.slack.view_calls[0]
-    assert first_call == "views.open"
-    assert harness.slack.view_calls[0][1]["callback_id"] != view["callback_id"]  # loading first
+    assert [name for name, _ in harness.slack.view_calls] == ["views.open"]  # no loading view
+    assert view["callback_id"] == "handoff_form.sales_to_delivery"
     shown = initial_values(view)
     assert shown["account_name"] == "Acme Ltd"
     assert shown["contract_value"] == "36000"
     assert shown["currency"] == "GBP"
     assert "Dana Ops" in json.dumps(shown)
     assert json.loads(view["private_metadata"]) == {"handoff_id": handoff_id}
+    assert len(harness.hubspot.server.requests) == asked_before  # nothing asked of the CRM
     assert harness.slack.problems == []
+
+
+def forget_snapshot(h: Harness, handoff_id: int) -> None:
+    """As if the snapshot job had not run yet when the button is clicked."""
+    with h.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None
+        handoff.crm_snapshot = None
+        uow.commit()
+
+
+def test_form_without_a_snapshot_opens_loading_then_fills_from_the_crm(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    forget_snapshot(harness, handoff_id)
+
+    _, view = open_form(harness, handoff_id)
+
+    calls = harness.slack.view_calls
+    assert [name for name, _ in calls] == ["views.open", "views.update"]
+    assert calls[0][1]["callback_id"] != view["callback_id"]  # the loading view first
+    assert initial_values(view)["contract_value"] == "36000"
+    with harness.services.uow() as uow:
+        stored = uow.repo.handoff(handoff_id)
+        assert stored is not None and stored.crm_snapshot is not None  # kept for next time
 
 
 def test_form_invalid_submission_shows_errors_by_field_and_keeps_values(harness: Harness) -> None:
@@ -349,9 +377,8 @@ def test_form_opened_by_someone_else_explains_whose_it_is(harness: Harness) -> N
 
 
 def test_form_crm_down_still_opens_without_prefill(harness: Harness) -> None:
-    from tests.support.stub_server import Reply
-
     handoff_id, _ = won_and_dm(harness)
+    forget_snapshot(harness, handoff_id)
     harness.hubspot.fail_next = [Reply(503, {"message": "down"})] * 3
 
     _, view = open_form(harness, handoff_id)

@@ -86,24 +86,48 @@ def test_outbox_refused_job_is_parked_at_once_and_reported(
     assert dead == [("key-0", "quickbooks: Duplicate Name Exists Error")]
 
 
-def test_outbox_gives_up_after_the_retry_budget(uow_factory: UnitOfWorkFactory) -> None:
+def test_outbox_keeps_retrying_an_outage_for_a_day_then_parks_it(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
     clock = FakeClock(START)
+    uow_factory = UnitOfWorkFactory(uow_factory.sessions, clock)  # jobs stamped by the same clock
     enqueue(uow_factory)
-    calls: list[int] = []
+    calls: list[datetime] = []
     dead: list[tuple[str, str]] = []
 
     def down(ctx: JobContext) -> None:
-        calls.append(ctx.attempt)
+        calls.append(clock.now)
         raise VendorUnavailable("xero", "HTTP 503", status=503)
 
     outbox = worker(uow_factory, down, clock, dead)
-    for _ in range(20):
+    for _ in range(400):
         outbox.drain()
-        clock.advance(hours=2)
+        clock.now = max(clock.now, job(uow_factory).next_attempt_at)
 
-    assert calls == list(range(1, outbox.policy.max_attempts + 1))
     assert job(uow_factory).status == "dead"
     assert len(dead) == 1
+    assert calls[-1] - calls[0] >= timedelta(hours=24)  # still trying after a day
+    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    assert max(gaps) <= timedelta(minutes=15)  # capped: a recovered vendor is seen soon
+
+
+def test_outbox_retryable_failure_reports_when_it_tries_next(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory)
+    told: list[tuple[str, datetime]] = []
+
+    def limited(ctx: JobContext) -> None:
+        raise VendorUnavailable("asana", "rate limited", status=429, retry_after=90)
+
+    outbox = worker(uow_factory, limited, clock)
+    outbox.on_retry = lambda ctx, error, at: told.append((error, at))
+    outbox.drain()
+
+    [(error, at)] = told
+    assert "rate limited" in error
+    assert at == job(uow_factory).next_attempt_at >= START + timedelta(seconds=90)
 
 
 def test_outbox_uncertain_failure_is_retried_with_look_first_flag(

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot.listeners import home as home_listeners
 from bot.listeners import reminders as reminder_listeners
+from tests.bot.conftest import InlineExecutor
 from tests.support.stub_server import Recorded, Reply, StubServer
 
 
@@ -56,7 +57,12 @@ def slack() -> Iterator[StubServer]:
 
 @pytest.fixture
 def services() -> SimpleNamespace:
-    return SimpleNamespace(home=FakeHome(), reminders=FakeReminders())
+    return SimpleNamespace(
+        home=FakeHome(),
+        reminders=FakeReminders(),
+        interactions=InlineExecutor(),
+        background=InlineExecutor(),
+    )
 
 
 @pytest.fixture

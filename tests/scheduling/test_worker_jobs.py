@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.worker_jobs import schedule_jobs
+from bot.worker import schedule_jobs
 
 
 class _Recorder:
@@ -30,7 +30,7 @@ def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
     schedule_jobs(scheduler, services)
     schedule_jobs(scheduler, services)  # a second call replaces, never duplicates
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"reminders_sweep", "digests_send"}
+    assert set(jobs) == {"reminders_sweep", "digests_send", "oauth_keep_alive"}
     sweep, digest = jobs["reminders_sweep"], jobs["digests_send"]
     assert sweep.trigger.interval == timedelta(minutes=1)
     assert digest.trigger.interval == timedelta(minutes=15)
@@ -38,7 +38,7 @@ def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
         assert (job.coalesce, job.max_instances) == (True, 1)
         assert 0 < job.misfire_grace_time < job.trigger.interval.total_seconds()
 
-    sweep.func()
-    digest.func()
+    sweep.func(*sweep.args)
+    digest.func(*digest.args)
     assert services.reminders.calls == [100]
     assert services.digests.calls == [now]
