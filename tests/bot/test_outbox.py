@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -107,7 +108,7 @@ def test_outbox_keeps_retrying_an_outage_for_a_day_then_parks_it(
     assert job(uow_factory).status == "dead"
     assert len(dead) == 1
     assert calls[-1] - calls[0] >= timedelta(hours=24)  # still trying after a day
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert max(gaps) <= timedelta(minutes=15)  # capped: a recovered vendor is seen soon
 
 
