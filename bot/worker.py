@@ -8,9 +8,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.services.hubspot_sweep import HubSpotSweep
 from bot.wiring import Services
 from bot.worker_jobs import schedule_jobs
-from integrations.ports import VendorError
+from integrations.ports import DealSearch, VendorError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,32 @@ def add_jobs(scheduler: BaseScheduler, services: Services) -> None:
         misfire_grace_time=3600,
     )
     schedule_jobs(scheduler, services)
+    if (sweep := hubspot_sweep(services)) is not None:
+        scheduler.add_job(
+            sweep.run,
+            "interval",
+            seconds=services.org.hubspot.sweep_seconds,
+            id="hubspot_sweep",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=services.org.hubspot.sweep_seconds,
+        )
+
+
+def hubspot_sweep(services: Services) -> HubSpotSweep | None:
+    """The won-deal sweep, or None when it is turned off or there is no CRM to search."""
+    if not services.org.hubspot.sweep_seconds or not isinstance(services.crm, DealSearch):
+        return None
+    settings = services.settings
+    return HubSpotSweep(
+        services.uow,
+        services.crm,
+        services.handoffs,
+        services.clock,
+        services.org,
+        # Over HTTP with a webhook secret, HubSpot should have told us already.
+        webhook_expected=not settings.slack_app_token and bool(settings.hubspot_client_secret),
+    )
 
 
 def keep_connections_alive(services: Services) -> int:

@@ -286,3 +286,16 @@ class Lock(Base):
     __tablename__ = "locks"
 
     name: Mapped[str] = mapped_column(String(160), primary_key=True)
+
+
+# --- HubSpot sweep (issue 11) -------------------------------------------------------------------
+
+
+class SweepWatermark(Base):
+    """How far a periodic CRM sweep has read (newest `hs_lastmodifieddate` seen), per sweep name."""
+
+    __tablename__ = "sweep_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    modified_after: Mapped[datetime]
+    swept_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -91,6 +91,13 @@ class Repository:
             .order_by(AuditEvent.at, AuditEvent.id)
         )
         return self.session.scalars(stmt).all()
+
+    def last_audit_at(self, handoff_id: int, event: str) -> datetime | None:
+        """When the handoff's newest audit event of this kind happened, or None."""
+        stmt = select(func.max(AuditEvent.at)).where(
+            AuditEvent.handoff_id == handoff_id, AuditEvent.event == event
+        )
+        return self.session.scalar(stmt)
 
     def first_delivery(self, source: str, event_id: str) -> bool:
         """Record an inbound event id; False when it was seen before (a redelivery)."""
