@@ -30,6 +30,7 @@ class FakeHubSpot:
     search_max_total: int = 10_000  # HubSpot refuses to page past 10,000 results
     # Search index lag: while set, search answers from this copy of the deals' properties.
     index: dict[str, dict[str, Any]] | None = None
+    token: str | None = None  # the private-app token accepted (None: any)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9000))
     server: StubServer | None = None
 
@@ -100,7 +101,14 @@ class FakeHubSpot:
     def _handle(self, request: Recorded) -> Reply:
         if self.fail_next:
             return self.fail_next.pop(0)
+        if self.token and request.header("Authorization") != f"Bearer {self.token}":
+            return Reply(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
         path = request.path
+        if path == "/crm/v3/pipelines/deals":
+            return Reply(
+                200,
+                {"results": [{"id": k, "label": "Sales pipeline"} for k in self.pipelines]},
+            )
         if match := re.fullmatch(r"/crm/v3/objects/deals/(\d+)", path):
             deal = self.deals.get(match.group(1))
             if deal is None:
@@ -175,7 +183,7 @@ class FakeHubSpot:
         limit = body.get("limit", 10)
         if not isinstance(limit, int) or not 0 < limit <= 200:
             return Reply(400, {"status": "error", "category": "VALIDATION_ERROR"})
-        [group] = body["filterGroups"]
+        [group] = body.get("filterGroups") or [{"filters": []}]
         rows = []
         indexed = self.index or {k: v["properties"] for k, v in self.deals.items()}
         for deal_id, props in indexed.items():
