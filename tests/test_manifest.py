@@ -84,3 +84,22 @@ def test_manifest_for_http_mode_refuses_a_url_slack_cannot_use() -> None:
 
     with pytest.raises(ValueError, match="https"):
         http_manifest("http://localhost:3000")
+
+
+def test_manifest_command_prints_the_http_manifest() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "manifest", "--url", "https://handoff.example.com"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = yaml.safe_load(result.stdout)
+    assert printed["settings"]["socket_mode_enabled"] is False
+    assert printed["features"]["slash_commands"][0]["url"].startswith("https://handoff.example")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import Engine
 
 from bot.config import Settings, parse_org_config
@@ -24,6 +29,7 @@ from tests.support.fake_live_vendors import (
 )
 from tests.support.fake_slack import FakeSlack
 
+ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-live"
 HUBSPOT_TOKEN = "pat-live"
 
@@ -273,3 +279,33 @@ def test_live_check_names_each_planted_mistake(world: World, mistake: str) -> No
     assert lines[-1] == "handoff: live check FAILED"
     failures = [line for line in lines if line.startswith("✗")]
     assert any(line.startswith(expected) for line in failures), "\n".join(failures)
+
+
+def _cli(world: World, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot check --live` as a deploy would run it, configured like `world`."""
+    (tmp_path / "org.yml").write_text(yaml.safe_dump(world.org))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HUBSPOT_"))}
+    env.update(world.env, PYTHONPATH=str(ROOT))
+    env.update({k.upper(): str(v) for k, v in world.settings.items() if v is not None})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "check", "--live"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_live_check_command_exits_zero_when_all_good_and_one_on_a_mistake(
+    world: World, tmp_path: Path
+) -> None:
+    good = _cli(world, tmp_path)
+    world.org["hubspot"]["won_stage"] = "closedwonn"
+    bad = _cli(world, tmp_path)
+
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.splitlines()[-1] == "handoff: live check passed"
+    assert bad.returncode == 1
+    assert "✗ HubSpot: won_stage 'closedwonn'" in bad.stdout
