@@ -92,10 +92,10 @@ class Repository:
         )
         return self.session.scalars(stmt).all()
 
-    def last_audit_at(self, handoff_id: int, event: str) -> datetime | None:
-        """When the handoff's newest audit event of this kind happened, or None."""
+    def last_audit_at(self, handoff_id: int, *events: str) -> datetime | None:
+        """When the handoff's newest audit event of these kinds happened, or None."""
         stmt = select(func.max(AuditEvent.at)).where(
-            AuditEvent.handoff_id == handoff_id, AuditEvent.event == event
+            AuditEvent.handoff_id == handoff_id, AuditEvent.event.in_(events)
         )
         return self.session.scalar(stmt)
 

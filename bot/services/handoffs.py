@@ -126,9 +126,10 @@ class HandoffService:
             return GateOutcome(handoff.id, "left_won")
         if handoff is not None and event.won_at is not None:
             # The same won stage seen by the other path (webhook and sweep), or by the sweep
-            # through HubSpot's lagging search index after our hold: already gated.
-            gated_at = repo.last_audit_at(handoff.id, "deal_won_again") or handoff.created_at
-            if event.won_at <= gated_at:
+            # through HubSpot's lagging search index after our hold: already gated. (A handoff
+            # started by hand was never gated, so its deal's won stage is held as before.)
+            gated_at = repo.last_audit_at(handoff.id, "deal_won", "deal_won_again")
+            if gated_at is not None and event.won_at <= gated_at:
                 return GateOutcome(handoff.id, "already_gated")
         if handoff is not None:
             # Someone moved the deal back to won before the form was in: hold it again.

@@ -213,3 +213,16 @@ def test_sweep_pages_within_search_limits_and_reanchors_before_the_result_cap(
     with uow_factory() as uow:
         row = uow.session.get(SweepWatermark, "hubspot_deals_won")
         assert row is not None and row.modified_after == start + timedelta(seconds=449)
+
+
+def test_sweep_holds_a_won_deal_whose_handoff_was_started_by_hand(harness: Harness) -> None:
+    job = _sweep_job(harness)
+    harness.hubspot.add_deal("207", stage="closedwon")
+    harness.clock.advance(seconds=30)
+    harness.services.handoffs.start_manual("207", SELLER)  # `/handoff 207`, no gate yet
+
+    report = _run(job)
+
+    assert report.outcomes == {"held_again": 1}
+    assert harness.hubspot.stage_changes == [("207", "4242")]
+    assert len(_handoffs(harness)) == 1
