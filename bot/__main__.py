@@ -1,11 +1,14 @@
-"""Command line: `python -m bot [serve|web|worker|migrate|check]`.
+"""Command line: `python -m bot [serve|web|worker|migrate|check|manifest|connect]`.
 
 serve   (default) everything in one process: Socket Mode when SLACK_APP_TOKEN is set, else HTTP
         on PORT under gunicorn; the scheduler runs in the same process.
 web     HTTP only, for the Procfile's web process (gunicorn; scale it out freely).
 worker  the scheduler only (outbox, reminders, digests), for the Procfile's worker process.
 migrate bring the database to the newest schema and exit.
-check   validate the environment and the organisation file, and exit.
+check   validate the environment and the organisation file, and exit; with --live, prove every
+        setting against the real services (one line each) and exit non-zero on any failure.
+manifest --url URL   print the Slack app manifest for HTTP mode, request URLs filled in.
+connect quickbooks|xero   connect a finance tool through its OAuth consent screen.
 """
 
 from __future__ import annotations
@@ -40,14 +43,54 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "web", "worker", "migrate", "check"],
+        choices=["serve", "web", "worker", "migrate", "check", "manifest", "connect"],
     )
+    parser.add_argument("vendor", nargs="?", help="connect: quickbooks or xero")
+    parser.add_argument("--live", action="store_true", help="check: call every service")
+    parser.add_argument("--url", help="manifest: the app's public https URL")
+    parser.add_argument("--team", help="connect: the team whose tool to connect")
     args = parser.parse_args(argv)
     try:
+        if args.command == "manifest":
+            return _manifest(parser, args.url)
+        if args.command == "check" and args.live:
+            return _live_check()
+        if args.command == "connect":
+            return _connect(parser, args.vendor, args.team)
         return _run(args.command)
     except ConfigError as exc:
         print(f"handoff: {exc}", file=sys.stderr)
         return 2
+
+
+def _manifest(parser: argparse.ArgumentParser, url: str | None) -> int:
+    from bot.manifest import http_manifest, render
+
+    if not url:
+        parser.error("manifest needs --url https://your-public-host")
+    try:
+        print(render(http_manifest(url)), end="")
+    except ValueError as exc:
+        parser.error(str(exc))
+    return 0
+
+
+def _live_check() -> int:
+    from bot.live_check import run_live_check
+
+    settings, org = _settings_and_org(require_slack=False)
+    configure_logging("WARNING")
+    return run_live_check(settings, org, dict(os.environ), print)
+
+
+def _connect(parser: argparse.ArgumentParser, vendor: str | None, team: str | None) -> int:
+    from bot.connect import VENDORS, run_connect
+
+    if vendor not in VENDORS:
+        parser.error(f"connect needs a vendor: {' or '.join(VENDORS)}")
+    settings, org = _settings_and_org(require_slack=False)
+    configure_logging(settings.log_level)
+    return run_connect(settings, org, vendor, team, dict(os.environ), print)
 
 
 def _run(command: str) -> int:

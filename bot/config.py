@@ -148,6 +148,9 @@ class HubSpotOrg(Strict):
     app_id: str | None = None  # our private app's id: events it caused are ours
     portal_id: str | None = None
     accept_v1_signatures: bool = False
+    # Seconds between CRM sweeps for won deals (the trigger in Socket Mode, the safety net
+    # behind the webhook over HTTP); 0 turns the sweep off.
+    sweep_seconds: int = Field(default=120, ge=0)
 
 
 class VendorLimit(Strict):

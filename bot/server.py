@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -19,7 +20,13 @@ def build_wsgi(services: Services) -> WebApp:
     hubspot = HubSpotWebhook(
         services.settings.hubspot_client_secret, services.org, services.handoffs
     )
-    return WebApp(create_app(services), hubspot, services.settings.public_url)
+    from bot.connect import web_callback
+    from bot.services.token_store import SqlTokenStore
+
+    oauth = web_callback(
+        services.settings, services.org, dict(os.environ), SqlTokenStore(services.uow)
+    )
+    return WebApp(create_app(services), hubspot, services.settings.public_url, oauth)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -15,15 +17,26 @@ StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 
 MAX_WEBHOOK_BYTES = 1_000_000  # 100 HubSpot events are a few tens of kB
+OAUTH_CALLBACK = re.compile(r"/oauth/([a-z]+)/callback")
+
+# vendor, query parameters -> (status, text for the person's browser); see bot.connect
+OAuthCallback = Callable[[str, Mapping[str, str]], tuple[int, str]]
 
 
 class WebApp:
     """Routes by path; anything unknown is a 404. Runs under gunicorn (or wsgiref locally)."""
 
-    def __init__(self, bolt: App, hubspot: HubSpotWebhook, public_url: str | None) -> None:
+    def __init__(
+        self,
+        bolt: App,
+        hubspot: HubSpotWebhook,
+        public_url: str | None,
+        oauth_callback: OAuthCallback | None = None,
+    ) -> None:
         self.slack = SlackRequestHandler(bolt, path="/slack/events")
         self.hubspot = hubspot
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.oauth_callback = oauth_callback
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -34,6 +47,11 @@ class WebApp:
             return self._hubspot(environ, start_response)
         if path == "/healthz":
             return _reply(start_response, 200, {"ok": True})
+        oauth = OAUTH_CALLBACK.fullmatch(path)
+        if oauth and method == "GET" and self.oauth_callback is not None:
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            status, text = self.oauth_callback(oauth.group(1), {k: v[-1] for k, v in query.items()})
+            return _reply(start_response, status, {"ok": status == 200, "message": text})
         return _reply(start_response, 404, {"error": "not found"})
 
     def _hubspot(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

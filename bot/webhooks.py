@@ -12,9 +12,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.config import OrgConfig
-from bot.services.handoffs import HandoffService
+from bot.services.handoffs import HandoffService, WonEvent
 from integrations.hubspot_webhooks import (
     HubSpotEvent,
     MalformedWebhook,
@@ -77,8 +78,17 @@ class HubSpotWebhook:
         except MalformedWebhook as exc:
             log.warning("hubspot_webhook_malformed request=%s error=%s", request_id, exc)
             return WebhookResponse(400, {"error": str(exc)})
-        # HubSpot retries with a new attemptNumber but the same eventId: eventId dedupes.
-        won = [(str(e.object_id), str(e.event_id)) for e in events if self._is_won(e, request_id)]
+        # HubSpot retries with a new attemptNumber but the same eventId: eventId dedupes; the
+        # time of the change dedupes against the sweep (bot.services.hubspot_sweep).
+        won = [
+            WonEvent(
+                str(e.object_id),
+                str(e.event_id),
+                datetime.fromtimestamp(e.occurred_at / 1000, UTC),
+            )
+            for e in events
+            if self._is_won(e, request_id)
+        ]
         if won:
             self.handoffs.deals_won(won)
         log.info(

@@ -15,8 +15,9 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot.services.hubspot_sweep import HubSpotSweep
 from bot.wiring import Services, start_outbox
-from integrations.ports import VendorError
+from integrations.ports import DealSearch, VendorError
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,49 @@ def keep_connections_alive(services: Services) -> int:
     return checked
 
 
-JOBS: tuple[PeriodicJob, ...] = (
-    PeriodicJob("reminders_sweep", _sweep_reminders, seconds=60, misfire_grace_seconds=30),
-    PeriodicJob("digests_send", _send_digests, seconds=15 * 60, misfire_grace_seconds=450),
-    PeriodicJob(
-        "oauth_keep_alive", keep_connections_alive, seconds=12 * 3600, misfire_grace_seconds=3600
-    ),
-)
+def hubspot_sweep(services: Services) -> HubSpotSweep | None:
+    """The won-deal sweep, or None when it is turned off or there is no CRM to search."""
+    if not services.org.hubspot.sweep_seconds or not isinstance(services.crm, DealSearch):
+        return None
+    settings = services.settings
+    return HubSpotSweep(
+        services.uow,
+        services.crm,
+        services.handoffs,
+        services.clock,
+        services.org,
+        # Over HTTP with a webhook secret, HubSpot should have told us already.
+        webhook_expected=not settings.slack_app_token and bool(settings.hubspot_client_secret),
+    )
+
+
+def periodic_jobs(services: Any) -> list[PeriodicJob]:
+    """The table of every periodic job this process runs."""
+    jobs = [
+        PeriodicJob("reminders_sweep", _sweep_reminders, seconds=60, misfire_grace_seconds=30),
+        PeriodicJob("digests_send", _send_digests, seconds=15 * 60, misfire_grace_seconds=450),
+        PeriodicJob(
+            "oauth_keep_alive",
+            keep_connections_alive,
+            seconds=12 * 3600,
+            misfire_grace_seconds=3600,
+        ),
+    ]
+    sweep = hubspot_sweep(services)
+    if sweep is not None:
+        seconds = services.org.hubspot.sweep_seconds
+        # A missed deal is caught by the next run, which reads from the stored watermark.
+        jobs.append(
+            PeriodicJob(
+                "hubspot_sweep", lambda _s: sweep.run(), seconds, misfire_grace_seconds=seconds
+            )
+        )
+    return jobs
 
 
 def schedule_jobs(scheduler: BaseScheduler, services: Any) -> None:
     """Add every periodic job (a second call replaces them, never duplicates)."""
-    for job in JOBS:
+    for job in periodic_jobs(services):
         scheduler.add_job(
             job.run,
             "interval",

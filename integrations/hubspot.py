@@ -8,6 +8,8 @@ Endpoints (CRM v3 objects, v4 associations, v3 owners), all through the shared `
 - GET   /crm/v3/owners/{ownerId}
 - GET   /crm/v4/objects/deals/{id}/associations/notes
 - POST  /crm/v3/objects/notes                          (a create: never repeated blindly)
+- POST  /crm/v3/objects/deals/search                   (the won-deal sweep; a read)
+- GET   /crm/v3/pipelines/deals/{pipelineId}           (`check --live`: stage ids and labels)
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from integrations.http import VendorHttp
-from integrations.ports import CreatedRecord, DealContact, DealSnapshot, NotFound
+from integrations.ports import (
+    CreatedRecord,
+    DealContact,
+    DealInStage,
+    DealSearchPage,
+    DealSnapshot,
+    NotFound,
+)
 
 if TYPE_CHECKING:
     from integrations.registry import VendorContext
@@ -45,6 +54,14 @@ CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone", "jobtitle")
 BATCH_READ_LIMIT = 100  # inputs per CRM batch/read request
 ASSOCIATION_PAGE_LIMIT = 500  # v4 associations list maximum page size
 NOTE_TO_DEAL = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}
+# CRM search limits (https://developers.hubspot.com/docs/api/crm/search, "Limitations"): at most
+# 200 records per page, at most 10,000 results per query (paging past that is refused with a 400),
+# and the search endpoints have their own rate limit, 4-5 requests per second per account
+# (https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase says 4 per token),
+# on top of the account's general limits.
+SEARCH_PAGE_LIMIT = 200
+SEARCH_RESULT_CAP = 10_000
+SEARCH_REQUESTS_PER_SECOND = 4
 
 _OBJECT_ID = re.compile(r"[1-9][0-9]{0,19}", re.ASCII)
 # 0-3 is the deal object type id; app-eu1 and similar hosts serve other data centres.
@@ -133,6 +150,77 @@ class HubSpotCrm:
             safe_to_repeat=True,  # writing the same value twice changes nothing
         )
         log.info("hubspot_deal_stage_moved deal_id=%s stage=%s", deal_id, stage_id)
+
+    def deals_in_stage(
+        self,
+        pipeline_id: str,
+        stage_id: str,
+        modified_since: datetime,
+        *,
+        after: str | None = None,
+    ) -> DealSearchPage:
+        """One page of the deals in a stage modified at or after `modified_since`, oldest first."""
+        since_ms = str(int(modified_since.timestamp() * 1000))
+        modified = {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": since_ms}
+        entered = _entered_properties(stage_id)
+        body: dict[str, Any] = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": "pipeline", "operator": "EQ", "value": pipeline_id},
+                        {"propertyName": "dealstage", "operator": "EQ", "value": stage_id},
+                        modified,
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ["dealstage", "pipeline", "hs_lastmodifieddate", *entered],
+            "limit": SEARCH_PAGE_LIMIT,
+        }
+        if after is not None:
+            body["after"] = after
+        response = self._http.request(
+            "POST", "/crm/v3/objects/deals/search", json=body, safe_to_repeat=True
+        )
+        payload = response.json()
+        data: dict[str, Any] = payload if isinstance(payload, dict) else {}
+        deals = []
+        for record in data.get("results") or []:
+            if not isinstance(record, dict):
+                continue
+            props = _properties(record)
+            last_modified = _timestamp(props.get("hs_lastmodifieddate")) or _timestamp(
+                record.get("updatedAt")
+            )
+            if last_modified is None:
+                continue
+            entered_at = next(
+                (t for t in (_timestamp(props.get(name)) for name in entered) if t), None
+            )
+            deals.append(
+                DealInStage(
+                    deal_id=str(record.get("id")),
+                    stage=props.get("dealstage", ""),
+                    last_modified=last_modified,
+                    entered_stage_at=entered_at,
+                )
+            )
+        next_page = ((data.get("paging") or {}).get("next") or {}).get("after")
+        return DealSearchPage(
+            deals=tuple(deals),
+            next_after=str(next_page) if next_page is not None else None,
+            total=int(data.get("total") or 0),
+        )
+
+    def pipeline_stages(self, pipeline_id: str) -> dict[str, str]:
+        """The pipeline's stages as {stage id: label}; NotFound when there is no such pipeline."""
+        body = self._get(f"/crm/v3/pipelines/deals/{pipeline_id}", None)
+        stages = body.get("stages") or []
+        return {
+            str(stage.get("id")): str(stage.get("label"))
+            for stage in stages
+            if isinstance(stage, dict)
+        }
 
     def deal_url(self, deal_id: str) -> str | None:
         """Link to the deal record in the HubSpot app; None when portal_id is not configured."""
@@ -358,6 +446,26 @@ def _date(value: str | None, deal_id: str) -> date | None:
         return None
     # A naive value has no zone to convert from; astimezone() would assume the server's.
     return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+
+
+def _entered_properties(stage_id: str) -> tuple[str, ...]:
+    """The deal properties holding when a deal entered the stage (newer name first)."""
+    key = re.sub(r"[^0-9a-z_]", "_", stage_id.lower())
+    return (f"hs_v2_date_entered_{key}", f"hs_date_entered_{key}")
+
+
+def _timestamp(value: object) -> datetime | None:
+    """A HubSpot datetime property: ISO 8601 text or epoch milliseconds; None when unreadable."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    try:
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -272,3 +272,36 @@ def iter_items(brief: HandoffBrief) -> Iterator[tuple[str, BriefItem]]:
     for section in brief.sections:
         for item in section.items:
             yield section.title, item
+
+
+class DealInStage(Record):
+    """One deal a CRM search found in a stage, with the times the sweep needs."""
+
+    deal_id: str
+    stage: str
+    last_modified: datetime
+    entered_stage_at: datetime | None = None  # when the deal last entered `stage`, if known
+
+
+class DealSearchPage(Record):
+    """One page of a deal search; `next_after` is the cursor of the next page, None at the end."""
+
+    deals: tuple[DealInStage, ...]
+    next_after: str | None = None
+    total: int = 0
+
+
+@runtime_checkable
+class DealSearch(Protocol):
+    """A CRM that can list the deals in a stage modified since a time (the won-deal sweep)."""
+
+    def deals_in_stage(
+        self,
+        pipeline_id: str,
+        stage_id: str,
+        modified_since: datetime,
+        *,
+        after: str | None = None,
+    ) -> DealSearchPage:
+        """Deals in the stage with last modification >= modified_since, oldest first."""
+        ...

@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 
 VENDOR = "quickbooks"
 INTUIT_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+# Authorization code flow (developer.intuit.com, "OAuth 2.0"): consent at the authorize URL; the
+# callback carries code, state and realmId; the code is exchanged at INTUIT_TOKEN_URL.
+INTUIT_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
+INTUIT_SCOPES = "com.intuit.quickbooks.accounting"
 QUERY_PAGE_SIZE = 1000  # QBO's maximum MAXRESULTS
 QUERY_PAGE_LIMIT = 20  # stop a look-first scan after this many pages
 PRIVATE_NOTE_MAX = 4000
@@ -65,6 +69,8 @@ class QuickBooksConfig(BaseModel):
     item_ref: str = Field(min_length=1, description="Item Id the invoice lines sell")
     base_url: str = "https://quickbooks.api.intuit.com"
     token_url: str = INTUIT_TOKEN_URL
+    authorize_url: str = INTUIT_AUTHORIZE_URL
+    scopes: str = INTUIT_SCOPES
     client_id_env: str = "QBO_CLIENT_ID"
     client_secret_env: str = "QBO_CLIENT_SECRET"
     refresh_token_env: str = "QBO_REFRESH_TOKEN"

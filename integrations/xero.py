@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 
 VENDOR = "xero"
 XERO_TOKEN_URL = "https://identity.xero.com/connect/token"
+# Authorization code flow (developer.xero.com/documentation/guides/oauth2/auth-flow): consent at
+# the authorize URL, code exchanged at XERO_TOKEN_URL, then GET /connections lists the tenants.
+XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
+XERO_SCOPES = "offline_access accounting.transactions accounting.contacts accounting.settings.read"
 PAGE_SIZE = 100  # Xero's page size for Contacts and Invoices
 PAGE_LIMIT = 20  # stop a look-first scan after this many pages
 IDEMPOTENCY_KEY_MAX = 128
@@ -69,6 +73,9 @@ class XeroConfig(BaseModel):
     account_code: str = Field(min_length=1, description="sales account for invoice lines")
     base_url: str = "https://api.xero.com/api.xro/2.0"
     token_url: str = XERO_TOKEN_URL
+    authorize_url: str = XERO_AUTHORIZE_URL
+    scopes: str = XERO_SCOPES
+    connections_url: str | None = None  # default: /connections on base_url's host
     client_id_env: str = "XERO_CLIENT_ID"
     client_secret_env: str = "XERO_CLIENT_SECRET"
     refresh_token_env: str = "XERO_REFRESH_TOKEN"
@@ -451,6 +458,14 @@ def build(settings: Mapping[str, Any], ctx: VendorContext) -> XeroFinance:
         describe_error=describe_xero_error,
     )
     return XeroFinance(config, refresher, http)
+
+
+def connections_url(config: XeroConfig) -> str:
+    """Where Xero lists the tenants a token may use (`GET /connections`)."""
+    if config.connections_url:
+        return config.connections_url
+    root = config.base_url.split("/api.xro/", 1)[0].rstrip("/")
+    return f"{root}/connections"
 
 
 def _with_tenant(refresher: OAuthRefresher, tenant_id: str) -> Callable[[], dict[str, str]]:

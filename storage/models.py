@@ -312,3 +312,13 @@ class RateBucket(Base):
     name: Mapped[str] = mapped_column(String(160), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[datetime]
+
+
+class SweepWatermark(Base):
+    """How far a periodic CRM sweep has read (newest `hs_lastmodifieddate` seen), per sweep name."""
+
+    __tablename__ = "sweep_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    modified_after: Mapped[datetime]
+    swept_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, text
+from sqlalchemy import and_, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -108,6 +108,13 @@ class Repository:
             .order_by(AuditEvent.at, AuditEvent.id)
         )
         return self.session.scalars(stmt).all()
+
+    def last_audit_at(self, handoff_id: int, *events: str) -> datetime | None:
+        """When the handoff's newest audit event of these kinds happened, or None."""
+        stmt = select(func.max(AuditEvent.at)).where(
+            AuditEvent.handoff_id == handoff_id, AuditEvent.event.in_(events)
+        )
+        return self.session.scalar(stmt)
 
     def first_delivery(self, source: str, event_id: str) -> bool:
         """Record an inbound event id; False when it was seen before (a redelivery)."""

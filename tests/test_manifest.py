@@ -57,3 +57,49 @@ def test_manifest_subscribes_to_the_events_the_app_handles() -> None:
 
     assert events == {"app_home_opened", "message.channels", "message.groups"}
     assert manifest()["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_manifest_for_http_mode_fills_every_request_url_and_validates() -> None:
+    from bot.manifest import http_manifest, render
+
+    schema = json.loads(
+        (contracts_dir() / "slack/manifest/slack-app-manifest.schema.json").read_text()
+    )
+
+    generated = yaml.safe_load(render(http_manifest("https://handoff.example.com/")))
+
+    assert [e.message for e in Draft7Validator(schema).iter_errors(generated)] == []
+    url = "https://handoff.example.com/slack/events"
+    assert generated["settings"]["socket_mode_enabled"] is False
+    assert generated["settings"]["event_subscriptions"]["request_url"] == url
+    assert generated["settings"]["interactivity"]["request_url"] == url
+    assert [c["url"] for c in generated["features"]["slash_commands"]] == [url]
+    assert generated["oauth_config"] == manifest()["oauth_config"]
+
+
+def test_manifest_for_http_mode_refuses_a_url_slack_cannot_use() -> None:
+    import pytest
+
+    from bot.manifest import http_manifest
+
+    with pytest.raises(ValueError, match="https"):
+        http_manifest("http://localhost:3000")
+
+
+def test_manifest_command_prints_the_http_manifest() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "manifest", "--url", "https://handoff.example.com"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = yaml.safe_load(result.stdout)
+    assert printed["settings"]["socket_mode_enabled"] is False
+    assert printed["features"]["slash_commands"][0]["url"].startswith("https://handoff.example")

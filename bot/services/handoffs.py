@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot.config import OrgConfig
 from bot.services import actions
@@ -45,7 +45,20 @@ class HandoffError(Exception):
 @dataclass(frozen=True)
 class GateOutcome:
     handoff_id: int | None
-    action: str  # "created", "held_again", "left_won", "duplicate", "ignored"
+    action: str  # "created", "held_again", "left_won", "duplicate", "already_gated", "ignored"
+
+
+class WonEvent(NamedTuple):
+    """A deal seen in the won stage, by the webhook or the sweep.
+
+    `event_id` dedupes redeliveries of one path; `won_at` (when the deal entered the won stage,
+    by the CRM's clock) dedupes across paths: a won stage entered before the deal was last gated
+    is the one already handled, whichever path reports it.
+    """
+
+    deal_id: str
+    event_id: str
+    won_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -85,17 +98,19 @@ class HandoffService:
         return self.deals_won([(deal_id, event_id)], source=source)[0]
 
     def deals_won(
-        self, events: Sequence[tuple[str, str]], *, source: str = "hubspot"
+        self, events: Sequence[tuple[str, str] | WonEvent], *, source: str = "hubspot"
     ) -> list[GateOutcome]:
-        """(deal id, event id) pairs of one webhook batch, gated in one transaction."""
+        """Won deals of one webhook batch or sweep page, gated in one transaction."""
+        won = [e if isinstance(e, WonEvent) else WonEvent(*e) for e in events]
         with self.uow() as uow:
-            outcomes = [self._gate(uow.repo, deal, event, source) for deal, event in events]
+            outcomes = [self._gate(uow.repo, event, source) for event in won]
             uow.commit()
-        for (deal_id, event_id), outcome in zip(events, outcomes, strict=True):
+        for event, outcome in zip(won, outcomes, strict=True):
             log.info(
-                "gate deal=%s event=%s handoff=%s outcome=%s",
-                deal_id,
-                event_id,
+                "gate source=%s deal=%s event=%s handoff=%s outcome=%s",
+                source,
+                event.deal_id,
+                event.event_id,
                 outcome.handoff_id,
                 outcome.action,
             )
@@ -103,12 +118,20 @@ class HandoffService:
             self.kick()
         return outcomes
 
-    def _gate(self, repo: Repository, deal_id: str, event_id: str, source: str) -> GateOutcome:
+    def _gate(self, repo: Repository, event: WonEvent, source: str) -> GateOutcome:
+        deal_id, event_id = event.deal_id, event.event_id
         if not repo.first_delivery(source, event_id):
             return GateOutcome(None, "duplicate")
         handoff = repo.handoff_for_deal(SALES, deal_id)
         if handoff is not None and handoff.status != HandoffStatus.AWAITING_FORM:
             return GateOutcome(handoff.id, "left_won")
+        if handoff is not None and event.won_at is not None:
+            # The same won stage seen by the other path (webhook and sweep), or by the sweep
+            # through HubSpot's lagging search index after our hold: already gated. (A handoff
+            # started by hand was never gated, so its deal's won stage is held as before.)
+            gated_at = repo.last_audit_at(handoff.id, "deal_won", "deal_won_again")
+            if gated_at is not None and event.won_at <= gated_at:
+                return GateOutcome(handoff.id, "already_gated")
         if handoff is not None:
             # Someone moved the deal back to won before the form was in: hold it again.
             repo.audit(handoff, source, "deal_won_again", event_id=event_id)

@@ -215,6 +215,7 @@ def make_harness(engine: Engine) -> Iterator[Callable[..., Harness]]:
             server.__enter__()
             started.append(server)
         clock = FakeClock(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))  # a Monday afternoon
+        hubspot.clock = clock
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             slack_bot_token="xoxb-test",

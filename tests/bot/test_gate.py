@@ -52,8 +52,10 @@ def test_gate_second_won_event_before_submission_holds_again_without_new_handoff
     harness.hubspot.add_deal("102")
 
     harness.hubspot_webhook([won_event("102", 1)])
-    # Someone drags the deal back to won by hand: a new event id for the same deal.
-    harness.hubspot_webhook([won_event("102", 2)])
+    # Someone drags the deal back to won by hand, after the hold: a new event, a later change.
+    harness.clock.advance(minutes=5)
+    later = int(harness.clock.now.timestamp() * 1000)
+    harness.hubspot_webhook([{**won_event("102", 2), "occurredAt": later}])
 
     assert len(_handoffs(harness)) == 1
     assert harness.hubspot.stage_changes == [("102", "4242"), ("102", "4242")]

@@ -25,7 +25,12 @@ class _Recorder:
 
 def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    services = SimpleNamespace(reminders=_Recorder(), digests=_Recorder(), clock=lambda: now)
+    services = SimpleNamespace(
+        reminders=_Recorder(),
+        digests=_Recorder(),
+        clock=lambda: now,
+        org=SimpleNamespace(hubspot=SimpleNamespace(sweep_seconds=0)),  # the sweep: its own test
+    )
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, services)
     schedule_jobs(scheduler, services)  # a second call replaces, never duplicates

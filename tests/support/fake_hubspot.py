@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.support.stub_server import Recorded, Reply, StubServer
@@ -19,6 +21,16 @@ class FakeHubSpot:
     notes: dict[str, dict[str, Any]] = field(default_factory=dict)
     stage_changes: list[tuple[str, str]] = field(default_factory=list)
     fail_next: list[Reply] = field(default_factory=list)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    pipelines: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {
+            "default": {"appointmentscheduled": "Appointment scheduled", "closedwon": "Closed won"}
+        }
+    )
+    search_max_total: int = 10_000  # HubSpot refuses to page past 10,000 results
+    # Search index lag: while set, search answers from this copy of the deals' properties.
+    index: dict[str, dict[str, Any]] | None = None
+    token: str | None = None  # the private-app token accepted (None: any)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9000))
     server: StubServer | None = None
 
@@ -43,6 +55,7 @@ class FakeHubSpot:
         owner_email: str = "sam@seller.example",
         company: str = "Acme Ltd",
         contacts: tuple[dict[str, str], ...] = (),
+        modified: datetime | None = None,
     ) -> None:
         contact_ids = []
         for contact in contacts:
@@ -65,11 +78,37 @@ class FakeHubSpot:
             "contacts": contact_ids,
             "companies": [company_id],
         }
+        self._touch(deal_id, stage, modified)
+
+    def set_stage(self, deal_id: str, stage: str, at: datetime | None = None) -> None:
+        """Someone moves the deal in HubSpot's UI (no webhook is sent by this stand-in)."""
+        self.deals[deal_id]["properties"]["dealstage"] = stage
+        self._touch(deal_id, stage, at)
+
+    def freeze_index(self) -> None:
+        """Searches see the deals as they are now until `thaw_index` (HubSpot's index lag)."""
+        self.index = {k: dict(v["properties"]) for k, v in self.deals.items()}
+
+    def thaw_index(self) -> None:
+        self.index = None
+
+    def _touch(self, deal_id: str, stage: str, at: datetime | None) -> None:
+        stamp = _iso(at or self.clock())
+        props = self.deals[deal_id]["properties"]
+        props["hs_lastmodifieddate"] = stamp
+        props[f"hs_v2_date_entered_{stage}"] = stamp
 
     def _handle(self, request: Recorded) -> Reply:
         if self.fail_next:
             return self.fail_next.pop(0)
+        if self.token and request.header("Authorization") != f"Bearer {self.token}":
+            return Reply(401, {"status": "error", "category": "INVALID_AUTHENTICATION"})
         path = request.path
+        if path == "/crm/v3/pipelines/deals":
+            return Reply(
+                200,
+                {"results": [{"id": k, "label": "Sales pipeline"} for k in self.pipelines]},
+            )
         if match := re.fullmatch(r"/crm/v3/objects/deals/(\d+)", path):
             deal = self.deals.get(match.group(1))
             if deal is None:
@@ -83,9 +122,23 @@ class FakeHubSpot:
                 )
             if request.method == "PATCH":
                 stage = request.json["properties"]["dealstage"]
-                deal["properties"]["dealstage"] = stage
+                self.set_stage(match.group(1), stage)
                 self.stage_changes.append((match.group(1), stage))
             return Reply(200, self._deal_body(match.group(1), deal))
+        if path == "/crm/v3/objects/deals/search" and request.method == "POST":
+            return self._search(request.json)
+        if match := re.fullmatch(r"/crm/v3/pipelines/deals/([^/]+)", path):
+            stages = self.pipelines.get(match.group(1))
+            if stages is None:
+                return Reply(404, {"status": "error", "category": "OBJECT_NOT_FOUND"})
+            return Reply(
+                200,
+                {
+                    "id": match.group(1),
+                    "label": "Sales pipeline",
+                    "stages": [{"id": k, "label": v} for k, v in stages.items()],
+                },
+            )
         if path == "/crm/v3/objects/contacts/batch/read":
             ids = [i["id"] for i in request.json["inputs"]]
             return Reply(
@@ -125,6 +178,42 @@ class FakeHubSpot:
             return Reply(201, {"id": note_id, "properties": body["properties"]})
         return Reply(404, {"message": f"no route {request.method} {path}"})
 
+    def _search(self, body: dict[str, Any]) -> Reply:
+        """CRM search over deals: AND-ed EQ/GTE filters, one sort, `after` as an offset."""
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int) or not 0 < limit <= 200:
+            return Reply(400, {"status": "error", "category": "VALIDATION_ERROR"})
+        [group] = body.get("filterGroups") or [{"filters": []}]
+        rows = []
+        indexed = self.index or {k: v["properties"] for k, v in self.deals.items()}
+        for deal_id, props in indexed.items():
+            if all(_matches(props, f) for f in group["filters"]):
+                rows.append((deal_id, props))
+        [sort] = body.get("sorts") or [{"propertyName": "hs_lastmodifieddate"}]
+        rows.sort(
+            key=lambda r: _sort_value(r[1].get(sort["propertyName"])),
+            reverse=sort.get("direction") == "DESCENDING",
+        )
+        offset = int(body.get("after") or 0)
+        if offset + limit > self.search_max_total:
+            return Reply(400, {"status": "error", "category": "VALIDATION_ERROR"})
+        page = rows[offset : offset + limit]
+        wanted = set(body.get("properties") or [])
+        results = [
+            {
+                "id": deal_id,
+                "properties": {k: v for k, v in props.items() if k in wanted},
+                "createdAt": "2026-11-01T10:00:00.000Z",
+                "updatedAt": props.get("hs_lastmodifieddate"),
+                "archived": False,
+            }
+            for deal_id, props in page
+        ]
+        reply: dict[str, Any] = {"total": len(rows), "results": results}
+        if offset + limit < len(rows):
+            reply["paging"] = {"next": {"after": str(offset + limit)}}
+        return Reply(200, reply)
+
     def _deal_body(self, deal_id: str, deal: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": deal_id,
@@ -141,3 +230,24 @@ class FakeHubSpot:
                 },
             },
         }
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _sort_value(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    if value.isdigit():
+        return float(value)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def _matches(props: dict[str, Any], spec: dict[str, Any]) -> bool:
+    value = props.get(spec["propertyName"])
+    if spec["operator"] == "EQ":
+        return value == spec["value"]
+    if spec["operator"] == "GTE":
+        return value is not None and _sort_value(value) >= float(spec["value"])
+    raise AssertionError(f"operator {spec['operator']} not supported by the stand-in")

@@ -12,6 +12,7 @@ import functools
 import itertools
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -92,6 +93,11 @@ class FakeSlack:
     files: list[dict[str, Any]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     problems: list[str] = field(default_factory=list)
+    # `check --live`: the bot token Slack accepts (None: any), the scopes auth.test reports in
+    # its x-oauth-scopes header (None: the manifest's), channels for conversations.info.
+    bot_token: str | None = None
+    scopes: tuple[str, ...] | None = None
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     server: StubServer | None = None
 
@@ -145,6 +151,10 @@ class FakeSlack:
         if canned:
             return canned.pop(0)
         args = _arguments(request)
+        if self.bot_token and request.header("Authorization") != f"Bearer {self.bot_token}":
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        if method == "auth.test":
+            return Reply(200, {"ok": True, **self._auth_test(args)}, headers=self._scope_header())
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return Reply(200, {"ok": False, "error": "unknown_method"})
@@ -153,6 +163,16 @@ class FakeSlack:
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T111", "user": "handoff"}
+
+    def _scope_header(self) -> dict[str, str]:
+        scopes = self.scopes if self.scopes is not None else _manifest_scopes()
+        return {"x-oauth-scopes": ",".join(scopes)}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channels.get(str(args["channel"]))
+        if channel is None:
+            return {"error": "channel_not_found"}
+        return {"channel": {"id": args["channel"], **channel}}
 
     def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         user = str(args["users"])
@@ -259,6 +279,14 @@ class FakeSlack:
                 if stored["id"] == entry["id"]:
                     stored.update(channel=args.get("channel_id"), title=entry.get("title"))
         return {"files": files}
+
+
+def _manifest_scopes() -> tuple[str, ...]:
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    manifest = yaml.safe_load((root / "app_manifest.yml").read_text())
+    return tuple(manifest["oauth_config"]["scopes"]["bot"])
 
 
 def _arguments(request: Recorded) -> dict[str, Any]:
