@@ -8,6 +8,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.render.mrkdwn import escape
 from bot.wiring import Services
 from bot.worker_jobs import schedule_jobs
 from integrations.ports import VendorError
@@ -55,7 +56,8 @@ def keep_connections_alive(services: Services) -> int:
             )
             services.messenger.post(
                 services.org.admin_user,
-                f":warning: The {tool.vendor} connection of team {team} needs attention: {exc}",
+                f":warning: The {tool.vendor} connection of team {team} needs attention: "
+                f"{escape(str(exc))}",
             )
     return checked
 
