@@ -79,7 +79,7 @@ def test_escaping_thread_question_is_quoted_once_without_pings(
     h.hubspot_webhook([won_event("902", 1)])
     [dm] = h.slack.dms_to(SELLER)
     view_id, view = open_form(h, int(dm.blocks[1]["elements"][0]["value"]))
-    submit(h, view_id, view, VALID)
+    submit(h, view_id, view, {**VALID, "account_name": EVIL})
     [root] = h.slack.in_channel(HANDOFF_CHANNEL)
     # As Slack delivers it: literal characters escaped, markup as <…> tokens, nested on purpose.
     text = "R&amp;D &lt;3 <!x|<!channel>> <!here> and <https://evil.example|Reset>?"
@@ -101,6 +101,13 @@ def test_escaping_thread_question_is_quoted_once_without_pings(
     assert "R&amp;D &lt;3" in shown  # escaped once, not &amp;amp;
     assert "<!channel>" not in shown and "<!here>" not in shown
     assert "<https://evil.example" not in shown
+    # The seller's App Home lists the question: the same preview, the account escaped.
+    h.event({"type": "app_home_opened", "user": SELLER, "tab": "home", "ts": "1700000200.0001"})
+    home = _mrkdwn(h.slack.homes[SELLER]["blocks"])
+    assert "R&amp;D &lt;3" in home and "&amp;amp;" not in home
+    _no_markup_from(EVIL, home)
+    assert "<!here>" not in home
+    assert h.slack.problems == []
 
 
 def test_quote_neutralises_nested_and_broken_markup() -> None:
