@@ -6,7 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.config import parse_org_config
+from bot.render.digest import digest_line, digest_message
 from bot.render.mrkdwn import escape, quote
+from bot.render.reminders import escalation, reminder
+from storage.models import Handoff, Obligation
 from tests.bot.conftest import HANDOFF_CHANNEL, OPS_MEMBER, SELLER, Harness, org_dict, won_event
 from tests.bot.test_handoff_flow import VALID, open_form, submit
 
@@ -116,3 +119,24 @@ def test_quote_neutralises_nested_and_broken_markup() -> None:
     assert quote("<https://a.example|Reset>") == "Reset (https://a.example)"
     assert quote("a &amp;amp; b <oops") == "a &amp;amp; b &lt;oops"
     assert quote("<!date^1^{date}|<!channel>>") == "&lt;!date^1^{date}|@channel&gt;"
+
+
+def test_escaping_reminders_escalations_and_digest_lines() -> None:
+    handoff = Handoff(id=7, account_name=EVIL, deal_name=EVIL)
+    form = Obligation(id=1, sla="form", subject="form", owner_user_id=SELLER, step=0, detail={})
+    question = Obligation(
+        id=2, sla="answer", subject="msg:1.2", step=1, detail={"text_preview": "<!channel> hi"}
+    )
+
+    for message in (
+        reminder(form, handoff, channel=SELLER, due="today"),
+        reminder(question, handoff, channel=SELLER, due="today"),
+        escalation(form, handoff, channel="U0MGR", overdue="2 hours", due="today"),
+        digest_message(
+            "U0MGR", ["Ops <!here>"], [digest_line(form, handoff, "late")], [], at_risk_hours=4
+        ),
+    ):
+        # Digest lines shorten the title, so look for the escaped start of the name.
+        _no_markup_from(EVIL[:20], message.text + "\n" + _mrkdwn(message.blocks))
+        assert "<https://evil.example" not in message.text + _mrkdwn(message.blocks)
+        assert "<!here>" not in message.text and "<!channel>" not in _mrkdwn(message.blocks)
