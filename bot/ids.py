@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -29,3 +30,11 @@ class Command(StrEnum):
 
 DEAL_BLOCK = "deal_reference"
 DEAL_ACTION = "value"
+
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def is_user_id(value: str | None) -> bool:
+    """True when `value` looks like a Slack user id (U... or W...)."""
+    return bool(value and _USER_ID.fullmatch(value))

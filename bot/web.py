@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -12,6 +13,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.webhooks import HubSpotWebhook
+
+log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -37,6 +40,14 @@ class WebApp:
         self.hubspot = hubspot
         self.public_url = public_url.rstrip("/") if public_url else None
         self.oauth_callback = oauth_callback
+        self._announced: str | None = None  # the last request-derived URL that was logged
+        if self.public_url:
+            log.info("hubspot_signature_url url=%s from=PUBLIC_URL", self.public_url)
+        else:
+            log.info(
+                "hubspot_signature_url from=request (Host, or X-Forwarded-Host/-Proto behind a "
+                "proxy: first value); the URL is logged when a forwarded request first arrives"
+            )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -74,9 +85,26 @@ class WebApp:
         suffix = f"{path}?{query}" if query else path
         if self.public_url:
             return self.public_url + suffix
-        scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
-        host = environ.get("HTTP_X_FORWARDED_HOST") or environ.get("HTTP_HOST", "localhost")
-        return f"{scheme}://{host}{suffix}"
+        # Each proxy appends its own value: the first is what the client (HubSpot) called.
+        forwarded_host = _first(environ.get("HTTP_X_FORWARDED_HOST"))
+        forwarded_proto = _first(environ.get("HTTP_X_FORWARDED_PROTO"))
+        scheme = forwarded_proto or environ.get("wsgi.url_scheme", "http")
+        host = forwarded_host or environ.get("HTTP_HOST", "localhost")
+        base = f"{scheme}://{host}"
+        if (forwarded_host or forwarded_proto) and base != self._announced:
+            self._announced = base
+            log.warning(
+                "hubspot_signature_url url=%s from=x-forwarded-headers "
+                "(PUBLIC_URL is unset; set it to pin the URL the signature check uses)",
+                base,
+            )
+        return base + suffix
+
+
+def _first(header: str | None) -> str | None:
+    """The first value of a comma-separated forwarded header, or None when absent or empty."""
+    first = (header or "").split(",")[0].strip()
+    return first or None
 
 
 def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:

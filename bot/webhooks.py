@@ -20,8 +20,9 @@ from integrations.hubspot_webhooks import (
     HubSpotEvent,
     MalformedWebhook,
     check_signature,
+    is_deal_stage_change,
     is_own_change,
-    parse_events,
+    parse_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class HubSpotWebhook:
             )
             return WebhookResponse(401, {"error": f"signature {check.reason}"})
         try:
-            events = parse_events(raw_body)
+            events, received = parse_batch(raw_body, wanted=is_deal_stage_change)
         except MalformedWebhook as exc:
             log.warning("hubspot_webhook_malformed request=%s error=%s", request_id, exc)
             return WebhookResponse(400, {"error": str(exc)})
@@ -92,13 +93,14 @@ class HubSpotWebhook:
         if won:
             self.handoffs.deals_won(won)
         log.info(
-            "hubspot_webhook request=%s version=%s events=%s won=%s",
+            "hubspot_webhook request=%s version=%s events=%s skipped=%s won=%s",
             request_id,
             check.version,
-            len(events),
+            received,
+            received - len(events),
             len(won),
         )
-        return WebhookResponse(200, {"received": len(events)})
+        return WebhookResponse(200, {"received": received})
 
     def _is_won(self, event: HubSpotEvent, request_id: str) -> bool:
         hubspot = self.org.hubspot

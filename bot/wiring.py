@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.config import ConfigError, OrgConfig, Settings
+from bot.render.mrkdwn import escape
 from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
 from bot.services.handoffs import HandoffService
@@ -87,7 +88,7 @@ def build_services(
 
     def warn_admin(vendor: str, message: str) -> None:
         try:
-            messenger.post(org.admin_user, f":warning: {vendor}: {message}")
+            messenger.post(org.admin_user, f":warning: {vendor}: {escape(message)}")
         except Exception:
             log.exception("admin_warning_failed vendor=%s", vendor)
 

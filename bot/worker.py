@@ -15,6 +15,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from bot.render.mrkdwn import escape
 from bot.services.hubspot_sweep import HubSpotSweep
 from bot.wiring import Services, start_outbox
 from integrations.ports import DealSearch, VendorError
@@ -53,7 +54,8 @@ def keep_connections_alive(services: Services) -> int:
             )
             services.messenger.post(
                 services.org.admin_user,
-                f":warning: The {tool.vendor} connection of team {team} needs attention: {exc}",
+                f":warning: The {tool.vendor} connection of team {team} needs attention: "
+                f"{escape(str(exc))}",
             )
     return checked
 

@@ -127,7 +127,7 @@ class AsanaOps:
         gid = str(project["gid"])
         if job is not None:
             self._await_job(job, brief.marker)
-        if marker_tag(brief.marker) not in str(project.get("notes") or ""):
+        if _notes_tag(project) != marker_tag(brief.marker):
             # Template-made projects get their brief only now (or on a retry, if this fails).
             project = self._fill_project(gid, brief)
         return CreatedRecord(
@@ -226,7 +226,7 @@ class AsanaOps:
             "opt_fields": PROJECT_FIELDS,
         }
         for project in self._pages("/projects", params):
-            if tag in str(project.get("name") or "") or tag in str(project.get("notes") or ""):
+            if _is_ours(project, tag):
                 log.info("asana_project_found marker=%s project_gid=%s", marker, project["gid"])
                 return project
         return None
@@ -281,7 +281,7 @@ class AsanaOps:
     def _find_story(self, task_gid: str, tag: str) -> str | None:
         params = {"opt_fields": "text,resource_subtype"}
         for story in self._pages(f"/tasks/{task_gid}/stories", params):
-            if tag in str(story.get("text") or ""):
+            if str(story.get("text") or "").rstrip().endswith(tag):
                 return str(story["gid"])
         return None
 
@@ -297,6 +297,28 @@ class AsanaOps:
             offset = (body.get("next_page") or {}).get("offset")
             if not offset:
                 return
+
+
+# --- markers -------------------------------------------------------------------------------------
+# A tag counts only where the app alone writes it: the notes' last line ("Created by Handoff
+# (ref: …)", after everything taken from the form) or, for a template project not filled yet,
+# the end of its name. A form that quotes another handoff's tag must not look like that handoff.
+
+_OUR_LINE = "Created by Handoff "
+
+
+def _notes_tag(project: Mapping[str, Any]) -> str | None:
+    """The tag on the notes' last line when the app wrote that line, else None."""
+    last = str(project.get("notes") or "").rstrip().rsplit("\n", 1)[-1].strip()
+    return last.removeprefix(_OUR_LINE) if last.startswith(_OUR_LINE + "(ref: ") else None
+
+
+def _is_ours(project: Mapping[str, Any], tag: str) -> bool:
+    """True when `project` is the one the app made for `tag`."""
+    written = _notes_tag(project)
+    if written is not None:
+        return written == tag
+    return str(project.get("name") or "").rstrip().endswith(f" {tag}")
 
 
 # --- rendering -----------------------------------------------------------------------------------

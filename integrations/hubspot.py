@@ -268,11 +268,17 @@ class HubSpotCrm:
         )
 
     def _find_note(self, deal_id: str, tag: str) -> str | None:
-        """Id of a note on the deal whose body holds `tag`, reading bodies 100 at a time."""
+        """Id of a note on the deal whose body ends with `tag`, reading bodies 100 at a time.
+
+        Only the end counts: the app writes the tag last, while the body before it holds form
+        text that may quote another handoff's tag (a later handoff of the same deal).
+        """
+        ending = f"<p>{tag}</p>"
         for page in self._note_id_pages(deal_id):
             for chunk in _chunks(page, BATCH_READ_LIMIT):
                 for note in self._batch_read("notes", chunk, ("hs_note_body",)):
-                    if tag in (_properties(note).get("hs_note_body") or ""):
+                    body = str(_properties(note).get("hs_note_body") or "").rstrip()
+                    if body.endswith(ending):
                         return str(note["id"])
         return None
 

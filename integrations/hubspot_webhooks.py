@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -214,8 +214,28 @@ class HubSpotEvent(BaseModel):
     property_value: str | None = Field(default=None, alias="propertyValue")
 
 
+def is_deal_stage_change(item: Mapping[str, Any]) -> bool:
+    """True for the one kind of event the gate acts on: a deal's stage changed."""
+    return (
+        item.get("subscriptionType") == "deal.propertyChange"
+        and item.get("propertyName") == "dealstage"
+    )
+
+
 def parse_events(raw_body: bytes) -> list[HubSpotEvent]:
     """The events of one delivery; raises MalformedWebhook naming the first problem found."""
+    return parse_batch(raw_body)[0]
+
+
+def parse_batch(
+    raw_body: bytes, wanted: Callable[[Mapping[str, Any]], bool] | None = None
+) -> tuple[list[HubSpotEvent], int]:
+    """(the wanted events, how many the batch held); raises MalformedWebhook.
+
+    Events `wanted` turns down (association changes, other properties) are skipped unread: a
+    shape the app never uses must not fail the batch, or HubSpot retries it for a day and the
+    won event in it is lost.
+    """
     try:
         data = json.loads(raw_body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
@@ -224,7 +244,17 @@ def parse_events(raw_body: bytes) -> list[HubSpotEvent]:
         raise MalformedWebhook(f"body is not a JSON array (got {_json_type(data)})")
     if len(data) > MAX_EVENTS:
         raise MalformedWebhook(f"body holds {len(data)} events, more than the {MAX_EVENTS} allowed")
-    return [_parse_event(index, item) for index, item in enumerate(data)]
+    events = [
+        _parse_event(index, item)
+        for index, item in enumerate(data)
+        if wanted is None or not _typed(item) or wanted(item)
+    ]
+    return events, len(data)
+
+
+def _typed(item: Any) -> bool:
+    """An object that says what it is: only such an event may be skipped as not wanted."""
+    return isinstance(item, dict) and isinstance(item.get("subscriptionType"), str)
 
 
 def _parse_event(index: int, item: Any) -> HubSpotEvent:

@@ -162,9 +162,13 @@ class QuickBooksFinance:
             rows = self._query(query, "Invoice")
         found: dict[str, str] = {}
         for row in rows:
-            note = str(row.get("PrivateNote", ""))
+            # Only our first line counts, and only on this customer's documents: the form's text
+            # (conditions, say) lands in the same note and could name another handoff's tag.
+            if str((row.get("CustomerRef") or {}).get("value", "")) != customer_id:
+                continue
+            first_line = str(row.get("PrivateNote", "")).split("\n", 1)[0].strip()
             for doc in documents:
-                if doc.tag in note:
+                if first_line == f"Created by Handoff {doc.tag}":
                     found[doc.tag] = str(row["Id"])
         return found
 

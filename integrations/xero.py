@@ -197,9 +197,11 @@ class XeroFinance:
         for row in rows:
             if not _belongs_to(row, contact_id):
                 continue
-            text = " ".join(str(line.get("Description", "")) for line in row.get("LineItems", []))
+            # The tag counts only at the end of a line's description, where the app puts it:
+            # the description before it comes from the form and may quote another tag.
+            ends = [str(line.get("Description", "")).rstrip() for line in row.get("LineItems", [])]
             for doc in documents:
-                if doc.tag in text:
+                if any(end.endswith(doc.tag) for end in ends):
                     found[doc.tag] = str(row[id_key])
         return found
 

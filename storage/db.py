@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///handoff.sqlite3"
@@ -24,8 +25,13 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def create_engine_for(url: str, **kwargs: Any) -> Engine:
-    """An engine with the settings each backend needs for several threads and processes."""
+    """An engine with the settings each backend needs for several threads and processes.
+
+    Statement parameters never reach errors or logs (`hide_parameters`): they hold OAuth tokens
+    and the form's personal data.
+    """
     url = normalise_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
@@ -35,7 +41,26 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         # serialise from their first statement (BEGIN IMMEDIATE) instead of failing at commit.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "handle_error", _without_row_detail)
+    return engine
+
+
+def _without_row_detail(context: ExceptionContext) -> None:
+    """Drop PostgreSQL's DETAIL from an error ("Failing row contains (…)", "Key (…)=(…)").
+
+    The server quotes the offending row's values there, tokens and personal data included, and
+    `hide_parameters` does not reach a message the server wrote.
+    """
+    orig = context.original_exception
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if not primary or getattr(diag, "message_detail", None) is None:
+        return
+    orig.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {primary}",)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -187,6 +187,7 @@ def register(app: App, services: Services) -> None:
 def stats_reply(
     services: Services, client: WebClient, respond: Respond, user_id: str, csv: bool
 ) -> None:
+    from bot.render.stats import stats_blocks
     from bot.services import stats
 
     figures = services.home.figures(user_id, STATS_MONTHS)
@@ -203,6 +204,4 @@ def stats_reply(
         )
         respond(text="The CSV is in your DMs with me.", response_type="ephemeral")
         return
-    respond(
-        blocks=stats.stats_blocks(figures), text="Handoff health figures", response_type="ephemeral"
-    )
+    respond(blocks=stats_blocks(figures), text="Handoff health figures", response_type="ephemeral")

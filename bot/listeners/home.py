@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.listeners.offload import offload
-from bot.services.home_view import (
+from bot.render.home import (
     EXPORT_MONTHS,
     EXPORT_STATS,
     HOME_PAGE_NEXT,

@@ -6,7 +6,6 @@ within 50 blocks and Slack's text limits (the full form is one "View handoff" cl
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,10 +23,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.ids import Action
-from forms.display import mrkdwn_escape
+from bot.render.mrkdwn import clip, escape, escape_keep_mentions, link, quote, slack_date
 
 MAX_BLOCKS = 50
-_BROADCAST = re.compile(r"<!([^|>]*)(?:\|([^>]*))?>")  # <!here>, <!subteam^S1|@ops>, <!date…>
 FIELD_CHARS = 2000
 SECTION_CHARS = 3000
 
@@ -73,27 +71,6 @@ class HandoffMessage:
     notes: Sequence[str] = field(default_factory=tuple)
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def slack_date(moment: datetime, fallback: str | None = None) -> str:
-    """A date Slack shows in each reader's own time zone."""
-    stamp = int(moment.timestamp())
-    fallback = fallback or moment.strftime("%d %b %Y %H:%M UTC")
-    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping: user text must not become mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def quote(text: str) -> str:
-    """A Slack message's own (already escaped) text, shown again without pinging a group."""
-    return _BROADCAST.sub(lambda m: m.group(2) or "@" + m.group(1).split("^")[0], text)
-
-
 def render(message: HandoffMessage) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for the handoff message."""
     blocks: list[Block] = [HeaderBlock(text=clip(f"Handoff: {message.title}", 150))]
@@ -109,7 +86,7 @@ def render(message: HandoffMessage) -> tuple[str, list[dict[str, Any]]]:
     blocks = blocks[:MAX_BLOCKS]
     dicts = [b.to_dict() for b in blocks]  # to_dict() runs slack_sdk's limit checks
     state = "complete" if message.complete else "awaiting confirmation"
-    text = f"Handoff: {message.title} ({state})"
+    text = f"Handoff: {escape(message.title)} ({state})"
     return text, dicts
 
 
@@ -120,7 +97,7 @@ def _byline(message: HandoffMessage) -> str:
     if message.submitted_at:
         parts.append(f"submitted {slack_date(message.submitted_at)}")
     if message.deal_url:
-        parts.append(f"<{message.deal_url}|CRM deal>")
+        parts.append(link(message.deal_url, "CRM deal"))
     parts.append(f"#{message.handoff_id}")
     return " · ".join(parts)
 
@@ -130,7 +107,9 @@ def _summary(message: HandoffMessage) -> list[Block]:
     blocks: list[Block] = []
     for title, items in list(message.sections)[: message.summary_sections]:
         # Values keep their <@U…> mentions (people fields), so Slack shows names.
-        lines = [f"*{escape(label)}:* {mrkdwn_escape(value)}" for label, value in items if value]
+        lines = [
+            f"*{escape(label)}:* {escape_keep_mentions(value)}" for label, value in items if value
+        ]
         body = "\n".join(lines) or "_nothing recorded_"
         blocks.append(SectionBlock(text=clip(f"*{escape(title)}*\n{body}", SECTION_CHARS)))
     hidden = [title for title, _ in list(message.sections)[message.summary_sections :]]
@@ -139,7 +118,7 @@ def _summary(message: HandoffMessage) -> list[Block]:
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=clip(f"Also in the full handoff: {', '.join(hidden)}.", 3000)
+                        text=clip(f"Also in the full handoff: {escape(', '.join(hidden))}.", 3000),
                     )
                 ]
             )
@@ -152,11 +131,11 @@ def _effects(message: HandoffMessage) -> list[Block]:
     retry_buttons = []
     for effect in message.effects:
         if effect.status == "done":
-            link = f"<{effect.url}|open>" if effect.url else "created"
-            lines.append(f":white_check_mark: *{effect.label}:* done — {link}")
+            opened = link(effect.url, "open") if effect.url else "created"
+            lines.append(f":white_check_mark: *{escape(effect.label)}:* done — {opened}")
         elif effect.status == "failed":
             reason = escape(clip(effect.error or "unknown error", 300))
-            lines.append(f":x: *{effect.label}:* failed — {reason}")
+            lines.append(f":x: *{escape(effect.label)}:* failed — {reason}")
             retry_buttons.append(
                 ButtonElement(
                     text=clip(f"Retry {effect.label}", 75),
@@ -171,7 +150,7 @@ def _effects(message: HandoffMessage) -> list[Block]:
                 f"{slack_date(effect.retry_at)}"
             )
         else:
-            lines.append(f":hourglass_flowing_sand: *{effect.label}:* pending")
+            lines.append(f":hourglass_flowing_sand: *{escape(effect.label)}:* pending")
     blocks: list[Block] = [SectionBlock(text=clip("\n".join(lines), SECTION_CHARS))]
     if retry_buttons:
         blocks.append(ActionsBlock(block_id="retry_effects", elements=retry_buttons[:25]))
@@ -192,11 +171,12 @@ def _receipts(message: HandoffMessage) -> list[Block]:
     for receipt in message.receipts:
         if receipt.confirmed_at and receipt.confirmed_by:
             lines.append(
-                f":white_check_mark: *{receipt.name}* confirmed by <@{receipt.confirmed_by}> "
+                f":white_check_mark: *{escape(receipt.name)}* confirmed by "
+                f"<@{receipt.confirmed_by}> "
                 f"{slack_date(receipt.confirmed_at)}"
             )
         else:
-            lines.append(f":white_circle: *{receipt.name}* has not confirmed yet")
+            lines.append(f":white_circle: *{escape(receipt.name)}* has not confirmed yet")
     if message.complete:
         lines.append(":tada: *Handoff complete* — every team confirmed.")
     return [SectionBlock(text=clip("\n".join(lines), SECTION_CHARS))] if lines else []

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, SectionBlock
 
-from bot.render.handoff_message import clip, slack_date
+from bot.render.mrkdwn import clip, escape, slack_date
 from storage.models import AuditEvent
 
+_USER = re.compile(r"[UW][A-Z0-9]+")
 SHOWN = 25  # the newest events; the view must stay within 100 blocks and 3000 chars per text
 
 
@@ -28,7 +30,7 @@ def timeline_blocks(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
 
 
 def _describe(event: AuditEvent) -> str:
-    who = f"<@{event.actor}>" if event.actor.startswith(("U", "W")) else event.actor
-    what = event.event.replace("_", " ")
-    team = event.detail.get("team") or event.detail.get("target")
+    who = f"<@{event.actor}>" if _USER.fullmatch(event.actor) else escape(event.actor)
+    what = escape(event.event.replace("_", " "))
+    team = escape(str(event.detail.get("team") or event.detail.get("target") or ""))
     return f"{what}{f' ({team})' if team else ''} by {who}"

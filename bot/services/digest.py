@@ -11,29 +11,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from bot.config import OrgConfig
+from bot.ids import is_user_id
+from bot.render.digest import digest_line, digest_message
+from bot.render.reminders import Outgoing
 from bot.services.calendar import BusinessCalendar, describe_hours
-from bot.services.obligations import ESCALATE, ObligationBook, what_is_owed
+from bot.services.obligations import ESCALATE, ObligationBook
 from bot.services.ports import Clock
-from bot.services.reminder_messages import (
-    Outgoing,
-    context,
-    handoff_title,
-    is_user_id,
-    section,
-)
 from storage.models import Handoff, Obligation, OutboxJob
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 AT_RISK_HOURS = 4
-MAX_LINES = 40  # beyond this the digest points at the App Home
-_LINES_PER_SECTION = 10  # keeps each section well under Slack's 3000 characters
 
 
 @dataclass(frozen=True)
@@ -117,35 +110,18 @@ class DigestService:
     ) -> Outgoing:
         overdue = [self._line(ob, h, now) for ob, h in rows if ob.due_at <= now]
         at_risk = [self._line(ob, h, now) for ob, h in rows if ob.due_at > now]
-        teams = ", ".join(recipient.teams)
-        blocks: list[dict[str, Any]] = [
-            {
-                "type": "header",
-                "text": {"type": "plain_text", "text": "Handoffs needing attention"},
-            },
-            context(
-                f"Teams: {teams}. Overdue, and due in the next {AT_RISK_HOURS} business hours."
-            ),
-        ]
-        budget = MAX_LINES
-        for title, lines in (
-            (":red_circle: Overdue", overdue),
-            (":large_yellow_circle: At risk", at_risk),
-        ):
-            if not lines:
-                continue
-            shown, budget = lines[:budget], max(0, budget - len(lines))
-            for start in range(0, len(shown), _LINES_PER_SECTION):
-                chunk = "\n".join(shown[start : start + _LINES_PER_SECTION])
-                heading = f"*{title} ({len(lines)})*\n" if start == 0 else ""
-                blocks.append(section(heading + chunk))
-        hidden = len(rows) - min(len(rows), MAX_LINES)
-        if hidden:
-            blocks.append(context(f"and {hidden} more — see the Handoff app's Home tab."))
-        if recipient.note:
-            blocks.append(context(recipient.note))
-        text = f"Handoff digest for {teams}: {len(overdue)} overdue, {len(at_risk)} at risk."
-        return Outgoing(channel=recipient.user_id, text=text, blocks=blocks)
+        return digest_message(
+            recipient.user_id,
+            [self._team_name(t) for t in recipient.teams],
+            overdue,
+            at_risk,
+            at_risk_hours=AT_RISK_HOURS,
+            note=recipient.note,
+        )
+
+    def _team_name(self, key: str | None) -> str:
+        team = self.org.teams.get(key) if key else None
+        return team.name if team else (key or "")
 
     def _line(self, ob: Obligation, handoff: Handoff, now: datetime) -> str:
         cal = self.book.calendar(ob.team)
@@ -155,4 +131,4 @@ class DigestService:
                 when += ", escalated"
         else:
             when = f"due in {describe_hours(cal.hours_between(now, ob.due_at), cal.day_hours)}"
-        return f"• {handoff_title(handoff, limit=60)}: {what_is_owed(ob)} — {when}"
+        return digest_line(ob, handoff, when, self._team_name(ob.team))

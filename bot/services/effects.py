@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from bot.render.mrkdwn import escape
 from bot.services import actions
 from bot.services.effects_base import Tools
 from bot.services.effects_slack import SlackEffects
@@ -46,7 +47,7 @@ class Effects(SlackEffects, VendorEffects):
         """A job ran out of tries or was refused: show it on the handoff and tell the admin."""
         text = (
             f":warning: Handoff #{ctx.handoff_id}: `{ctx.action}` failed after {_tries(ctx)} "
-            f"— {error}"
+            f"— {escape(error)}"
         )
         if ctx.action == actions.CREATE_RECORD and ctx.handoff_id:
             text = self._record_failed(ctx.handoff_id, str(ctx.payload["team"]), error) or text

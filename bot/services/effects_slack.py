@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.ids import Action
+from bot.render.form_request import form_request
 from bot.render.handoff_message import render
+from bot.render.mrkdwn import escape
 from bot.services import actions
 from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext
@@ -43,15 +44,15 @@ class SlackEffects(EffectsBase):
             )
             self._audit(handoff.id, "owner_unmatched", reason=why)
             self._tell_admin(
-                f"Deal *{deal.name}* ({deal.deal_id}) was won but its {why}, so nobody was asked "
-                f"for the handoff. The deal stays on hold until someone runs "
-                f"`/handoff {deal.deal_id}`.",
+                f"Deal *{escape(deal.name)}* ({escape(deal.deal_id)}) was won but its {why}, so "
+                f"nobody was asked for the handoff. The deal stays on hold until someone runs "
+                f"`/handoff {escape(deal.deal_id)}`.",
                 handoff.id,
             )
             log.warning("gate_owner_unmatched handoff=%s deal=%s", handoff.id, deal.deal_id)
             return {"matched": False, "reason": why}
         self.handoffs.assign_sender(handoff.id, user_id)
-        text, blocks = _form_request(handoff.id, deal.name)
+        text, blocks = form_request(handoff.id, deal.name)
         posted = self.slack.post(user_id, text, blocks)
         with self.uow() as uow:
             stored = uow.repo.handoff(handoff.id)
@@ -98,8 +99,8 @@ class SlackEffects(EffectsBase):
                     f"team-pointer:{stored.id}:{team}",
                     {
                         "channel": self.org.teams[team].channel,
-                        "text": f"New handoff for {self.teams.team_name(team)}: "
-                        f"*{stored.account_name or stored.deal_name}* {link}",
+                        "text": f"New handoff for {escape(self.teams.team_name(team))}: "
+                        f"*{escape(stored.account_name or stored.deal_name)}* {link}",
                     },
                 )
             uow.commit()
@@ -159,53 +160,10 @@ class SlackEffects(EffectsBase):
             )
             posted = self.slack.post(
                 self.org.admin_user,
-                f"Could not deliver this to <@{channel}> ({exc}); sending it to you instead:\n"
+                f"Could not deliver this to <@{channel}> ({escape(str(exc))}); sending it to you "
+                "instead:\n"
                 f"{text}",
                 blocks,
             )
             return {"ts": posted.ts, "rerouted_to_admin": True}
         return {"ts": posted.ts}
-
-
-def _form_request(handoff_id: int, deal_name: str) -> tuple[str, list[dict[str, Any]]]:
-    text = f"Deal won: {deal_name}. Please complete its handoff."
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f":trophy: *{_mrkdwn(deal_name)}* is won — congratulations!\n"
-                "Before it can stay won, tell ops and finance what they need to know: "
-                "context, contacts, scope, billing and kickoff. It takes about ten minutes, "
-                "and you can save a draft at any point.",
-            },
-        },
-        {
-            "type": "actions",
-            "block_id": "form_request",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Complete handoff"},
-                    "style": "primary",
-                    "action_id": Action.OPEN_FORM,
-                    "value": str(handoff_id),
-                }
-            ],
-        },
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": "The deal is held at the _won (handoff pending)_ stage until you "
-                    "submit.",
-                }
-            ],
-        },
-    ]
-    return text, blocks
-
-
-def _mrkdwn(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

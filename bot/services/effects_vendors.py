@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from bot.config import OrgConfig
+from bot.render.mrkdwn import escape
 from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext
@@ -147,8 +148,9 @@ class VendorEffects(EffectsBase):
         name = self.teams.team_name(team)
         vendor = TOOL_LABELS.get(record.vendor, record.vendor)
         return (
-            f":warning: Handoff #{handoff_id} ({handoff.account_name or handoff.deal_name}): "
-            f"the {name} record in {vendor} was not created — {error}\n"
+            f":warning: Handoff #{handoff_id} "
+            f"({escape(handoff.account_name or handoff.deal_name)}): "
+            f"the {escape(name)} record in {escape(vendor)} was not created — {escape(error)}\n"
             f"Nothing captured is lost. Fix the data or the {vendor} settings, then press "
             f"*Retry* on the handoff message{f' ({where})' if where else ''}."
         )

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.config import OrgConfig
+from bot.ids import is_user_id
+from bot.render.home import home_view
+from bot.render.mrkdwn import slack_date
 from bot.services import home_sections
-from bot.services.home_view import home_view
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Handler, JobContext
 from bot.services.ports import Clock, Messenger
-from bot.services.reminder_messages import is_user_id, slack_date
 from bot.services.stats import TeamMonth, health_figures, stats_csv
 from bot.services.teams import TeamDirectory
 from storage.models import OutboxJob, OutboxStatus

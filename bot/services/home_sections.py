@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from slack_sdk.models.blocks import Block
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.services.calendar import describe_hours
-from bot.services.home_view import (
+from bot.render.home import (
     HomeSection,
     completed_item,
     confirm_item,
@@ -18,6 +18,7 @@ from bot.services.home_view import (
     overdue_item,
     question_item,
 )
+from bot.services.calendar import describe_hours
 from bot.services.obligations import ObligationBook
 from storage.models import Handoff, HandoffStatus, Obligation
 
@@ -45,7 +46,7 @@ def to_complete(
     page = stmt.order_by(Handoff.won_at, Handoff.id).offset(offset).limit(CAP_FORMS)
     handoffs = session.scalars(page).all()
     forms = {ob.handoff_id: ob for ob in _open(session, [h.id for h in handoffs], "form")}
-    items = []
+    items: list[Block] = []
     for handoff in handoffs:
         ob = forms.get(handoff.id)
         items.append(form_item(handoff, ob, now, book.calendar(ob.team if ob else None).zone))
@@ -80,10 +81,11 @@ def to_confirm(
         (ob.handoff_id, ob.subject): ob.due_at
         for ob in _open(session, [h.id for h, _ in shown], "confirm")
     }
-    items = []
+    items: list[Block] = []
     for handoff, pending in shown:
         due = min((dues[(handoff.id, t)] for t in pending if (handoff.id, t) in dues), default=None)
-        items.append(confirm_item(handoff, pending, due, now, book.calendar(pending[0]).zone))
+        names = [_team_name(book, team) or team for team in pending]
+        items.append(confirm_item(handoff, names, due, now, book.calendar(pending[0]).zone))
     return HomeSection("confirm", "To confirm", items, len(waiting), offset)
 
 
@@ -139,11 +141,11 @@ def overdue(
     total = _count(session, stmt)
     offset = page_offset(pages, "overdue", total, CAP_OVERDUE)
     page = stmt.order_by(Obligation.due_at, Obligation.id).offset(offset).limit(CAP_OVERDUE)
-    items = []
+    items: list[Block] = []
     for ob, handoff in session.execute(page).all():
         cal = book.calendar(ob.team)
         late = describe_hours(cal.hours_between(ob.due_at, now), cal.day_hours)
-        items.append(overdue_item(handoff, ob, late))
+        items.append(overdue_item(handoff, ob, late, _team_name(book, ob.team)))
     return HomeSection("overdue", "Overdue in your teams", items, total, offset)
 
 
@@ -168,6 +170,12 @@ def _open(session: Session, handoff_ids: list[int], sla: str) -> list[Obligation
 
 def _count(session: Session, stmt: Select[*tuple[Any, ...]]) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def _team_name(book: ObligationBook, key: str | None) -> str | None:
+    """The team's name from the organisation file (its key if it is no longer there)."""
+    team = book.org.teams.get(key) if key else None
+    return team.name if team else key
 
 
 def _confirmed(handoff: Handoff, team: str) -> bool:

@@ -29,17 +29,6 @@ def reminder_key(obligation_id: int, step: int) -> str:
     return f"remind:{obligation_id}:{step}"
 
 
-def what_is_owed(ob: Obligation) -> str:
-    """Short mrkdwn description of the obligation, for reminders, digests and the App Home."""
-    if ob.sla == "form":
-        who = f" from <@{ob.owner_user_id}>" if ob.owner_user_id else ""
-        return f"handoff form{who}"
-    if ob.sla == "confirm":
-        return f"confirmation by {ob.team}"
-    asker = ob.detail.get("asked_by")
-    return f"answer to <@{asker}>'s question" if asker else "answer to a question"
-
-
 class ObligationBook:
     """Opens and closes obligations, computing their times in the owning team's calendar."""
 

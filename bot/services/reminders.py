@@ -19,18 +19,13 @@ from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.config import OrgConfig
+from bot.ids import is_user_id
+from bot.render.mrkdwn import slack_date
+from bot.render.reminders import Outgoing, confirm_reminder, escalation, reminder
 from bot.services.calendar import describe_hours
 from bot.services.home import enqueue_home_refresh
 from bot.services.obligations import ESCALATE, REMIND, ObligationBook, reminder_key
 from bot.services.ports import Clock
-from bot.services.reminder_messages import (
-    Outgoing,
-    confirm_reminder,
-    escalation,
-    is_user_id,
-    reminder,
-    slack_date,
-)
 from storage.models import Handoff, HandoffStatus, Obligation
 from storage.repositories import Repository
 from storage.uow import UnitOfWorkFactory
@@ -212,7 +207,13 @@ class ReminderService:
                 else " ".join(f"<@{user}>" for user in team.members.users)
             )
             return confirm_reminder(
-                ob, handoff, channel=channel, thread_ts=thread_ts, mention=mention, due=due
+                ob,
+                handoff,
+                channel=channel,
+                thread_ts=thread_ts,
+                mention=mention,
+                due=due,
+                team_name=team.name,
             )
         if is_user_id(ob.owner_user_id):
             return reminder(ob, handoff, channel=str(ob.owner_user_id), due=due)
@@ -229,7 +230,14 @@ class ReminderService:
         team_key = ob.team or self._sender_team(handoff)
         manager = self.org.teams[team_key].manager if team_key else None
         if is_user_id(manager):
-            return escalation(ob, handoff, channel=str(manager), overdue=overdue, due=due)
+            return escalation(
+                ob,
+                handoff,
+                channel=str(manager),
+                overdue=overdue,
+                due=due,
+                team_name=self._team_name(ob.team),
+            )
         reason = "no_manager" if not manager else "manager_not_a_slack_user"
         log.warning(
             "escalation_rerouted handoff=%s obligation=%s team=%s reason=%s",
@@ -243,8 +251,18 @@ class ReminderService:
             "account in the organisation file."
         )
         return escalation(
-            ob, handoff, channel=self.org.admin_user, overdue=overdue, due=due, note=note
+            ob,
+            handoff,
+            channel=self.org.admin_user,
+            overdue=overdue,
+            due=due,
+            note=note,
+            team_name=self._team_name(ob.team),
         )
+
+    def _team_name(self, key: str | None) -> str | None:
+        team = self.org.teams.get(key) if key else None
+        return team.name if team else key
 
     def _sender_team(self, handoff: Handoff) -> str | None:
         route = self.org.routes.get(handoff.kind)

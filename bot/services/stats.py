@@ -14,7 +14,7 @@ import io
 import statistics
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
@@ -35,6 +35,7 @@ from storage.uow import UnitOfWorkFactory
 
 CSV_HEADER = (
     "team",
+    "team_name",
     "month",
     "opened",
     "median_business_hours_won_to_submitted",
@@ -57,6 +58,7 @@ class TeamMonth:
     confirmed_within_sla: float | None  # share 0..1 of decided confirmations
     questions_per_handoff: float
     failed_effects: int
+    team_name: str = field(default="", compare=False)  # as the organisation file names it
 
 
 @dataclass
@@ -90,7 +92,8 @@ def health_figures(
                 buckets[label].append(row)
         for label, bucket in buckets.items():
             if bucket:
-                figures.append(_figures(book, team, label, bucket, now))
+                figure = _figures(book, team, label, bucket, now)
+                figures.append(replace(figure, team_name=org.teams[team].name))
     return figures
 
 
@@ -210,6 +213,7 @@ def stats_csv(figures: Iterable[TeamMonth]) -> str:
         writer.writerow(
             (
                 f.team,
+                f.team_name or f.team,
                 f.month,
                 f.opened,
                 _hours(f.median_hours_to_submit),
@@ -220,45 +224,3 @@ def stats_csv(figures: Iterable[TeamMonth]) -> str:
             )
         )
     return out.getvalue()
-
-
-def stats_blocks(figures: list[TeamMonth], max_blocks: int = 50) -> list[dict[str, Any]]:
-    """Block Kit: a header, one section per team (a line per month), a legend; ≤ max_blocks."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Handoff health"}}
-    ]
-    teams = list(dict.fromkeys(f.team for f in figures))
-    if not teams:
-        blocks.append(_mrkdwn_section("No handoffs in this period."))
-        return blocks
-    room = max(1, max_blocks - 2)  # the header and the legend
-    for team in teams[:room]:
-        lines = [
-            _line(f) for f in sorted(figures, key=lambda f: f.month, reverse=True) if f.team == team
-        ]
-        blocks.append(_mrkdwn_section(f"*{team}*\n" + "\n".join(lines)))
-    legend = (
-        "Medians in business hours. Within SLA: confirmed by the confirm deadline. "
-        "Many questions per handoff point at what the form still misses."
-    )
-    if len(teams) > room:
-        legend = f"{len(teams) - room} more team(s) in `/handoff stats csv`. {legend}"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": legend}]})
-    return blocks
-
-
-def _line(f: TeamMonth) -> str:
-    parts = [f"`{f.month}` {f.opened} opened"]
-    if f.median_hours_to_submit is not None:
-        parts.append(f"form {f.median_hours_to_submit:.1f} h")
-    if f.median_hours_to_confirm is not None:
-        parts.append(f"confirm {f.median_hours_to_confirm:.1f} h")
-    if f.confirmed_within_sla is not None:
-        parts.append(f"{f.confirmed_within_sla:.0%} within SLA")
-    parts.append(f"{f.questions_per_handoff:.1f} questions/handoff")
-    parts.append(f"{f.failed_effects} failed effects")
-    return " · ".join(parts)
-
-
-def _mrkdwn_section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from storage.models import Handoff
-from tests.bot.conftest import SELLER, Harness, load_payload, won_event
+from tests.bot.conftest import OPS_MEMBER, SELLER, Harness, load_payload, won_event
+from tests.bot.test_handoff_flow import submitted_handoff
 from tests.support.slack_state import initial_values
 
 
@@ -73,7 +74,7 @@ def test_command_stats_replies_with_figures_to_a_manager(harness: Harness) -> No
     [reply] = harness.slack.responses
     assert reply["response_type"] == "ephemeral"
     shown = json.dumps(reply["blocks"])
-    assert "*sales*" in shown
+    assert "*Sales*" in shown
     assert "1 opened" in shown
     assert harness.slack.problems == []
 
@@ -159,3 +160,22 @@ def test_slack_request_with_bad_signature_is_refused(harness: Harness) -> None:
 
     assert response.status == 401
     assert harness.slack.view_calls == []
+
+
+def _open_home(harness: Harness, user: str, ts: str) -> str:
+    harness.event({"type": "app_home_opened", "user": user, "tab": "home", "ts": ts})
+    return json.dumps(harness.slack.homes[user])
+
+
+def test_command_stats_and_home_show_team_names_not_keys(harness: Harness) -> None:
+    submitted_handoff(harness)
+
+    harness.command("stats", user_id="U0OPSMGR")
+
+    shown = json.dumps(harness.slack.responses[-1]["blocks"])
+    assert "*Operations*" in shown and "*ops*" not in shown
+    assert "*Operations*" in _open_home(harness, "U0OPSMGR", "1700000301.000100")
+    assert "Waiting for *Operations* to confirm" in _open_home(
+        harness, OPS_MEMBER, "1700000302.000100"
+    )
+    assert harness.slack.problems == []

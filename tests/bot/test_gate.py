@@ -135,3 +135,34 @@ def test_gate_unknown_deal_parks_job_and_tells_admin(harness: Harness) -> None:
     assert dead >= 1
     alerts = harness.slack.dms_to(ADMIN)
     assert any("not found" in m.text.lower() for m in alerts)
+
+
+def test_gate_skips_event_types_it_does_not_handle_and_keeps_the_won_event(
+    harness: Harness,
+) -> None:
+    harness.hubspot.add_deal("110")
+    won = won_event("110", 11)
+    association = {
+        key: won[key] for key in ("subscriptionId", "portalId", "appId", "occurredAt")
+    } | {
+        "eventId": 12,
+        "subscriptionType": "deal.associationChange",
+        "attemptNumber": 0,
+        "changeSource": "USER",
+        "associationType": "DEAL_TO_CONTACT",
+        "fromObjectId": 110,
+        "toObjectId": 501,
+        "associationRemoved": False,
+        "isPrimaryAssociation": False,
+    }
+    other_property = {"eventId": 13, "subscriptionType": "deal.propertyChange"} | {
+        "propertyName": "hs_lastmodifieddate",
+        "objectId": "not a number",
+    }
+
+    response = harness.hubspot_webhook([association, other_property, won])
+
+    assert response.status == 200
+    assert response.body == {"received": 3}
+    [handoff] = _handoffs(harness)
+    assert handoff.deal_id == "110"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.services.token_store import SqlTokenStore
 from integrations.oauth import OAuthClientConfig, OAuthRefresher
@@ -26,6 +29,7 @@ from tests.integrations.fakes import (
 from tests.support.stub_server import StubServer
 
 NOW = utc(2027, 3, 1, 9)
+log = logging.getLogger(__name__)
 
 
 @pytest.fixture
@@ -136,3 +140,33 @@ def test_token_refresh_holds_no_database_lock_while_the_token_endpoint_answers(
         refreshing.join(60)
         writer.join(60)
     assert len(tokens.calls) == 1
+
+
+def test_token_store_failed_save_keeps_tokens_out_of_the_error(
+    uow_factory: UnitOfWorkFactory, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqlTokenStore(uow_factory)
+    # The same columns, and a rule the new token breaks: the INSERT itself fails.
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE oauth_connections"))
+        conn.execute(
+            text(
+                "CREATE TABLE oauth_connections (id INTEGER PRIMARY KEY, provider VARCHAR(32), "
+                "account VARCHAR(128), access_token TEXT, refresh_token TEXT, "
+                "expires_at TIMESTAMP, refresh_expires_at TIMESTAMP, updated_at TIMESTAMP, "
+                "CHECK (length(access_token) < 3))"
+            )
+        )
+    token = OAuthToken(
+        access_token="xyzzy-access-41",
+        refresh_token="xyzzy-refresh-41",
+        expires_at=NOW,
+        refresh_expires_at=NOW + timedelta(days=90),
+    )
+
+    with pytest.raises(DBAPIError) as failed:
+        store.save("quickbooks", "9130", token)
+    log.exception("token_save_failed")  # what the outbox's failure log would write
+
+    assert "xyzzy" not in str(failed.value)
+    assert "xyzzy" not in caplog.text

@@ -97,3 +97,33 @@ def test_web_unknown_path_is_404(served: tuple[Harness, str]) -> None:
     _, base = served
 
     assert requests.get(f"{base}/nope", timeout=10).status_code == 404
+
+
+def test_web_behind_proxies_signature_uses_first_forwarded_host_and_logs_it(
+    served: tuple[Harness, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    harness, base = served
+    harness.hubspot.add_deal("810")
+    body = json.dumps([won_event("810", 5)]).encode()
+    called = "https://handoff.example/webhooks/hubspot"  # what HubSpot signed
+    timestamp = str(int(time.time() * 1000))
+    source = b"POST" + called.encode() + body + timestamp.encode()
+    signature = base64.b64encode(hmac.new(HUBSPOT_SECRET.encode(), source, hashlib.sha256).digest())
+
+    with caplog.at_level("INFO", logger="bot.web"):
+        response = requests.post(
+            f"{base}/webhooks/hubspot",
+            data=body,
+            timeout=10,
+            headers={
+                "Content-Type": "application/json",
+                "X-HubSpot-Signature-v3": signature.decode(),
+                "X-HubSpot-Request-Timestamp": timestamp,
+                "X-Forwarded-Host": "handoff.example, edge.internal:8080",
+                "X-Forwarded-Proto": "https, http",
+            },
+        )
+
+    assert response.status_code == 200
+    assert len(harness.slack.dms_to(SELLER)) == 1
+    assert "hubspot_signature_url url=https://handoff.example " in caplog.text

@@ -276,6 +276,31 @@ def test_create_record_look_first_finishes_template_project_left_unfilled(
     assert_requests_match_spec(server)
 
 
+@pytest.mark.parametrize("template", [None, "3300"])
+def test_create_record_look_first_ignores_a_marker_quoted_in_another_handoffs_text(
+    server: StubServer,
+    asana: FakeAsana,
+    sleeps: Sleeps,
+    brief: HandoffBrief,
+    template: str | None,
+) -> None:
+    ops = make_ops(server, sleeps, **({"template_gid": template} if template else {}))
+    quoting = brief.model_copy(
+        update={
+            "handoff_id": 43,
+            "marker": "handoff-43",
+            "title": "Acme (ref: handoff-42)",
+            "summary": "As before (ref: handoff-42)\nCreated by Handoff (ref: handoff-42)",
+        }
+    )
+    other = ops.create_record(quoting, look_first=False)
+
+    record = ops.create_record(brief, look_first=True)
+
+    assert record.external_id != other.external_id
+    assert asana.created_projects == 2
+
+
 # --- add_comment -----------------------------------------------------------------------------
 
 

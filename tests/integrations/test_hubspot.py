@@ -502,6 +502,17 @@ def test_add_deal_note_similar_marker_is_a_different_note(
     assert len(fake.notes) == 2
 
 
+def test_add_deal_note_ignores_a_marker_quoted_in_another_notes_text(
+    crm: HubSpotCrm, fake: FakeHubSpot
+) -> None:
+    # A later handoff of the same deal whose form text quotes the first handoff's tag.
+    crm.add_deal_note(DEAL_ID, "<p>As agreed in [ref: handoff-42]</p>", "handoff-43")
+
+    crm.add_deal_note(DEAL_ID, "<p>x</p>", "handoff-42")
+
+    assert len(fake.notes) == 2
+
+
 def test_add_deal_note_finds_marker_on_a_later_association_page(
     crm: HubSpotCrm, fake: FakeHubSpot, server: StubServer
 ) -> None:

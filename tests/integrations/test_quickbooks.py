@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from integrations import quickbooks
-from integrations.ports import ThreadComment, VendorRejected
+from integrations.ports import BillingSchedule, ThreadComment, VendorRejected
 from integrations.registry import VendorContext, build_finance
 from tests.integrations.fakes import (
     CLIENT_ID,
@@ -402,3 +402,24 @@ def test_qbo_schema_check_rejects_fields_outside_the_xsd() -> None:
     assert any("CustomerRef.nme" in e for e in errors)
     assert any("TxnDate" in e for e in errors)
     assert any("DetailType" in e for e in errors)
+
+
+@pytest.mark.parametrize("schedule", ["monthly", "milestones"])
+def test_quickbooks_look_first_ignores_a_marker_quoted_in_another_handoffs_text(
+    qbo: Harness, schedule: BillingSchedule
+) -> None:
+    adapter = qbo.adapter()
+    # Handoff 43's form quotes handoff 42's tag in its conditions; same customer, too.
+    quoting = make_brief(schedule, conditions="Same terms as before (ref handoff-42/1)")
+    quoting = quoting.model_copy(update={"handoff_id": 43, "marker": "handoff-43"})
+    other = adapter.create_billing_setup(quoting, idempotency_key="h43", look_first=False)
+    # Another customer's document carrying 42's exact first line is not 42's either.
+    elsewhere = make_brief(schedule, account_name="Globex Ltd")
+    stray = adapter.create_billing_setup(elsewhere, idempotency_key="globex", look_first=False)
+
+    record = adapter.create_billing_setup(
+        make_brief(schedule), idempotency_key="h42", look_first=True
+    )
+
+    earlier = {other.external_id, *other.extra_ids, stray.external_id, *stray.extra_ids}
+    assert earlier.isdisjoint({record.external_id, *record.extra_ids})

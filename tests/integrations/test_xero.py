@@ -392,3 +392,22 @@ def test_xero_add_note_on_plain_invoice_returns_none(xro: Harness) -> None:
 
     assert xro.adapter().add_note(record, comment, idempotency_key="n") is None
     assert xro.server.requests == []
+
+
+def test_xero_look_first_ignores_a_marker_quoted_in_a_milestone_description(xro: Harness) -> None:
+    adapter = xro.adapter()
+    quoting = make_brief(
+        "milestones",
+        milestones=(
+            MILESTONES[0].model_copy(update={"description": "Discovery (ref handoff-42/1) done"}),
+            *MILESTONES[1:],
+        ),
+    ).model_copy(update={"handoff_id": 43, "marker": "handoff-43"})
+    other = adapter.create_billing_setup(quoting, idempotency_key="h43", look_first=False)
+
+    record = adapter.create_billing_setup(
+        make_brief("milestones"), idempotency_key="h42", look_first=True
+    )
+
+    assert record.external_id != other.external_id
+    assert len(xro.fake.invoices) == 6

@@ -75,9 +75,9 @@ def test_digest_one_per_manager_at_the_start_of_their_own_day(
     assert digests.send() == 1
     assert _digests(uow) == [("digest:UOPSMGR:2026-01-12", OPS_MANAGER)]
     ops = _payload(uow, "digest:UOPSMGR:2026-01-12")
-    assert ops["text"] == "Handoff digest for ops: 0 overdue, 1 at risk."
+    assert ops["text"] == "Handoff digest for Ops: 0 overdue, 1 at risk."
     assert "At risk (1)" in _text(ops)
-    assert "confirmation by ops — due in 15 minutes" in _text(ops)
+    assert "confirmation by Ops — due in 15 minutes" in _text(ops)
 
     clock.set(local(LONDON, 2026, 1, 12, 10, 30))
     assert digests.send() == 0  # once a day, even though an item has since become overdue
@@ -132,7 +132,7 @@ def test_digest_for_a_team_without_manager_goes_to_admin_on_working_days_only(
     assert digests.send() == 1
     assert _digests(uow) == [("digest:UADMIN:2026-05-05", ADMIN)]
     text = _text(_payload(uow, "digest:UADMIN:2026-05-05"))
-    assert "confirmation by finance" in text
+    assert "confirmation by Finance" in text
     assert "as admin for finance" in text
 
 

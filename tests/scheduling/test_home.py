@@ -163,7 +163,7 @@ def test_home_receiver_sees_the_team_handoffs_to_confirm(
     blocks = _valid(home.render("UOPS1"))
     assert _headers(blocks) == ["Your handoffs", "To confirm (150)"]
     first = _texts(blocks[3:4])
-    assert "Waiting for *ops* to confirm · :red_circle: overdue since" in first
+    assert "Waiting for *Ops* to confirm · :red_circle: overdue since" in first
     assert blocks[3]["accessory"]["action_id"] == "open_handoff"
     assert messenger.group_calls == 1
     home.render("UOPS2")
@@ -221,7 +221,7 @@ def test_home_manager_of_everything_with_150_each_stays_within_100_blocks(
         "Handoff health",
     ]
     text = _texts(blocks)
-    assert "*confirmation by ops* overdue by" in text
+    assert "*confirmation by Ops* overdue by" in text
     assert "· escalated" in text
     assert blocks[-1]["elements"][0]["action_id"] == "export_stats_csv"
 
@@ -278,4 +278,4 @@ def test_home_export_stats_only_for_managers_and_admin(
         (OPS_MANAGER, "handoff-health.csv"),
         ("UADMIN", "handoff-health.csv"),
     ]
-    assert messenger.uploads[0][2].startswith("team,month,opened")
+    assert messenger.uploads[0][2].startswith("team,team_name,month,opened")

@@ -7,7 +7,8 @@ from datetime import datetime
 import pytest
 
 from bot.config import OrgConfig
-from bot.services.stats import CSV_HEADER, TeamMonth, health_figures, stats_blocks, stats_csv
+from bot.render.stats import stats_blocks
+from bot.services.stats import CSV_HEADER, TeamMonth, health_figures, stats_csv
 from storage.models import ExternalRecord, Handoff, OutboxJob, Receipt, ThreadMessage
 from storage.uow import UnitOfWorkFactory
 from tests.scheduling.conftest import LONDON, NY, add_handoff, local
@@ -152,11 +153,11 @@ def test_stats_csv_header_and_rows(
 ) -> None:
     lines = stats_csv(health_figures(uow, org, 3, NOW)).splitlines()
     assert lines[0] == ",".join(CSV_HEADER)
-    assert lines[0].startswith("team,month,opened,median_business_hours_won_to_submitted")
-    assert "sales,2026-01,4,6.00,,,0.75,2" in lines
-    assert "ops,2026-01,4,6.00,1.00,100.0,0.75,2" in lines
-    assert "finance,2026-01,4,6.00,5.00,33.3,0.75,2" in lines
-    assert "ops,2026-02,1,7.50,,,0.00,0" in lines
+    assert lines[0].startswith("team,team_name,month,opened,median_business_hours_won_to_submitted")
+    assert "sales,Sales,2026-01,4,6.00,,,0.75,2" in lines
+    assert "ops,Ops,2026-01,4,6.00,1.00,100.0,0.75,2" in lines
+    assert "finance,Finance,2026-01,4,6.00,5.00,33.3,0.75,2" in lines
+    assert "ops,Ops,2026-02,1,7.50,,,0.00,0" in lines
     assert len(lines) == 1 + 9
 
 
