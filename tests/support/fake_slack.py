@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -92,6 +93,8 @@ class FakeSlack:
     files: list[dict[str, Any]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     problems: list[str] = field(default_factory=list)
+    # Socket Mode: where `apps.connections.open` sends the app (FakeSocketMode.connection_url).
+    socket_mode_url: Callable[[], str] | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     server: StubServer | None = None
 
@@ -144,12 +147,23 @@ class FakeSlack:
         canned = self.fail_next.get(method)
         if canned:
             return canned.pop(0)
+        if method == "apps.connections.open":
+            return Reply(200, self._apps_connections_open(request))
         args = _arguments(request)
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return Reply(200, {"ok": False, "error": "unknown_method"})
         result: dict[str, Any] = handler(args)
         return Reply(200, {"ok": "error" not in result, **result})
+
+    def _apps_connections_open(self, request: Recorded) -> dict[str, Any]:
+        """A Socket Mode URL; like Slack, only for an app-level token (xapp-…)."""
+        token = (request.header("Authorization") or "").removeprefix("Bearer ")
+        if not token.startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if self.socket_mode_url is None:
+            return {"ok": False, "error": "socket_mode_not_enabled"}  # not a Slack error code
+        return {"ok": True, "url": self.socket_mode_url()}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T111", "user": "handoff"}
