@@ -240,12 +240,10 @@ class AsanaOps:
     def _find_project(self, brief: HandoffBrief) -> dict[str, Any] | None:
         """The project carrying the brief's marker: typeahead, then the team, then a full scan."""
         tag = marker_tag(brief.marker)
-        found = self._find_by_typeahead(brief.title, tag)
-        via = "typeahead"
+        via, found = "typeahead", self._find_by_typeahead(brief.title, tag)
         if found is None:
-            listing = self._listing()
-            via = listing[0]
-            found = next((p for p in self._pages(*listing[1:]) if _carries(p, tag)), None)
+            via, path, params = self._listing()
+            found = next((p for p in self._pages(path, params) if _carries(p, tag)), None)
         if found is not None:
             log.info(
                 "asana_project_found marker=%s project_gid=%s via=%s",

@@ -154,13 +154,13 @@ class JiraOps:
             self._sleep(pause)
             waited += pause
             found = self._find_issue(label)
-        if waited:
+        if waited and found is not None:
+            # The wait was needed: without it this retry would have made a second issue.
             log.warning(
-                "jira_search_lag marker=%s waited=%.1fs outcome=%s",
-                marker,
-                waited,
-                f"found {found.external_id}" if found else "not found, creating",
+                "jira_search_lag marker=%s waited=%.1fs issue=%s", marker, waited, found.external_id
             )
+        elif waited:
+            log.info("jira_search_settled marker=%s waited=%.1fs found=none", marker, waited)
         return found
 
     def _find_issue(self, label: str) -> CreatedRecord | None:

@@ -152,7 +152,7 @@ def test_create_record_retried_moments_after_a_lost_reply_waits_for_the_search_i
     assert sleeps == [1.0, 2.0, 4.0]
     [lag] = [r for r in caplog.records if r.getMessage().startswith("jira_search_lag")]
     assert "marker=handoff-42" in lag.getMessage()
-    assert "found OPS-1" in lag.getMessage()
+    assert "issue=OPS-1" in lag.getMessage()
 
 
 def test_create_record_look_first_wait_is_bounded_then_creates(
