@@ -8,8 +8,25 @@ resumes from the project's task list instead of starting over.
 Stories hang on tasks, not projects: each project gets a "Handoff conversation" task whose gid is
 `CreatedRecord.extra_ids[0]`; the deliverable task gids follow, in the brief's order.
 
+Finding the project again (look_first) without paging through the whole workspace, narrowest
+query first:
+1. GET /workspaces/{gid}/typeahead?resource_type=project&query=<project name> (every plan; one
+   page of at most 100 results, most recent first, "not exhaustive"). Typeahead returns names
+   only, so a name match is read with GET /projects/{gid} to check the marker in its notes.
+2. With a team configured, the team's projects, GET /teams/{team_gid}/projects: every project
+   we create lands in that team, so this listing is authoritative and ends the search.
+3. Without a team, GET /projects?workspace=<gid> over every page: the last resort (Asana notes it
+   "may timeout for large domains"; organisation workspaces need a team to create projects anyway).
+Asana's full-text search (GET /workspaces/{gid}/tasks/search) is premium-only, capped at 60
+requests a minute, and finds tasks, not projects, so it is not used. Every call counts against
+the token's standard limit of 150 requests a minute on free domains, 1,500 on paid ones
+(developers.asana.com/docs/rate-limits); a 429 carries Retry-After, handled by VendorHttp.
+
 Outside the shared spec subset: GET /jobs/{job_gid}, polled after instantiateProject because Asana
-documents that a project being instantiated may still change until its job has succeeded.
+documents that a project being instantiated may still change until its job has succeeded; and
+GET /teams/{team_gid}/projects ("Get a team's projects": limit, offset, archived, opt_fields;
+compact project records, paged like GET /projects), the non-deprecated replacement for the
+subset's `team` filter on GET /projects.
 """
 
 from __future__ import annotations
@@ -43,6 +60,8 @@ log = logging.getLogger(__name__)
 VENDOR = "asana"
 CONVERSATION_TASK = "Handoff conversation"
 PAGE_LIMIT = 100
+TYPEAHEAD_COUNT = 100  # the typeahead's maximum; it cannot be paged
+TYPEAHEAD_READS = 10  # same-named projects read for their notes before falling back to a listing
 PROJECT_FIELDS = "name,notes,permalink_url"
 JOB_POLLS = 10
 JOB_POLL_SECONDS = 1.0
@@ -77,7 +96,7 @@ class AsanaOps:
 
     def create_record(self, brief: HandoffBrief, *, look_first: bool) -> CreatedRecord:
         """Create (or, with look_first, find and complete) the project and its tasks."""
-        found = self._find_project(brief.marker) if look_first else None
+        found = self._find_project(brief) if look_first else None
         project, job = (found, None) if found else self._new_project(brief)
         try:
             return self._complete(project, job, brief, resume=found is not None)
@@ -218,18 +237,57 @@ class AsanaOps:
         log.info("asana_project_filled marker=%s project_gid=%s", brief.marker, gid)
         return project
 
-    def _find_project(self, marker: str) -> dict[str, Any] | None:
-        tag = marker_tag(marker)
+    def _find_project(self, brief: HandoffBrief) -> dict[str, Any] | None:
+        """The project carrying the brief's marker: typeahead, then the team, then a full scan."""
+        tag = marker_tag(brief.marker)
+        via, found = "typeahead", self._find_by_typeahead(brief.title, tag)
+        if found is None:
+            via, path, params = self._listing()
+            found = next((p for p in self._pages(path, params) if _is_ours(p, tag)), None)
+        if found is not None:
+            log.info(
+                "asana_project_found marker=%s project_gid=%s via=%s",
+                brief.marker,
+                found["gid"],
+                via,
+            )
+        return found
+
+    def _find_by_typeahead(self, title: str, tag: str) -> dict[str, Any] | None:
         params = {
-            "workspace": self.config.workspace_gid,
-            "archived": "false",
-            "opt_fields": PROJECT_FIELDS,
+            "resource_type": "project",
+            "query": title,
+            "count": str(TYPEAHEAD_COUNT),
+            "opt_fields": "name",
         }
-        for project in self._pages("/projects", params):
+        path = f"/workspaces/{self.config.workspace_gid}/typeahead"
+        hits = _json_object(self._http.request("GET", path, params=params)).get("data") or []
+        named = [
+            str(hit["gid"])
+            for hit in hits
+            # typeahead matches words anywhere; the names of our projects start with the title
+            if isinstance(hit, dict)
+            and hit.get("gid")
+            and str(hit.get("name") or "").startswith(title)
+        ]
+        for gid in named[:TYPEAHEAD_READS]:
+            project = self._project(gid)  # typeahead gives names only, the marker is in notes
             if _is_ours(project, tag):
-                log.info("asana_project_found marker=%s project_gid=%s", marker, project["gid"])
                 return project
         return None
+
+    def _listing(self) -> tuple[str, str, dict[str, str]]:
+        """Where the fallback scan reads: the team's projects, else the whole workspace."""
+        params = {"archived": "false", "opt_fields": PROJECT_FIELDS}
+        if self.config.team_gid:
+            return "team", f"/teams/{self.config.team_gid}/projects", params
+        return "workspace_scan", "/projects", {**params, "workspace": self.config.workspace_gid}
+
+    def _project(self, gid: str) -> dict[str, Any]:
+        response = self._http.request(
+            "GET", f"/projects/{gid}", params={"opt_fields": PROJECT_FIELDS}
+        )
+        return _data(response)
 
     # --- tasks and stories -----------------------------------------------------------------------
 

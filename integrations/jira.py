@@ -4,8 +4,14 @@ Jira has no idempotency keys. Every issue we create carries a label derived from
 marker, so after an uncertain failure (look_first=True) we search for that label before creating.
 
 Outside the shared spec subset: GET /rest/api/3/search/jql (the enhanced JQL search that replaced
-/rest/api/3/search). Atlassian documents it as eventually consistent: an issue created moments ago
-may not be found yet, so a retry very soon after a lost response could still make a duplicate.
+/rest/api/3/search). Atlassian documents it as eventually consistent ("Search after write with
+search and reconcile", developer.atlassian.com/cloud/jira/platform/search-and-reconcile): most
+writes show in search within seconds, some take longer. Its `reconcileIssues` parameter makes
+search consistent only for issue ids we already know, and after a lost reply we know none. So a
+look-first search that finds nothing is repeated a few times over a short, bounded window
+(`search_settle_seconds`) before we create again: a retry moments after a lost reply then finds
+the issue instead of duplicating it. A write that only becomes searchable after the window can
+still duplicate; the log line `jira_search_lag` says how long each wait took.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -49,6 +56,8 @@ class JiraConfig(BaseModel):
     email_env: str = "JIRA_EMAIL"
     token_env: str = "JIRA_API_TOKEN"
     extra_fields: dict[str, Any] = Field(default_factory=dict)
+    # How long a look-first search keeps asking before concluding the issue was never made.
+    search_settle_seconds: float = Field(default=15.0, ge=0)
 
 
 def marker_label(marker: str) -> str:
@@ -61,15 +70,21 @@ class JiraOps:
 
     vendor = VENDOR
 
-    def __init__(self, config: JiraConfig, http: VendorHttp) -> None:
+    def __init__(
+        self,
+        config: JiraConfig,
+        http: VendorHttp,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.config = config
         self._http = http
+        self._sleep = sleep
 
     def create_record(self, brief: HandoffBrief, *, look_first: bool) -> CreatedRecord:
         """Create the issue; with look_first, return the one already labelled for this handoff."""
         label = marker_label(brief.marker)
         if look_first:
-            found = self._find_issue(label)
+            found = self._find_issue_settled(label, brief.marker)
             if found is not None:
                 log.info("jira_issue_found marker=%s issue=%s", brief.marker, found.external_id)
                 return found
@@ -128,6 +143,26 @@ class JiraOps:
             extra_ids=(issue_id,) if issue_id else (),
         )
 
+    def _find_issue_settled(self, label: str, marker: str) -> CreatedRecord | None:
+        """Search by label; when nothing is found, ask again over the settle window, since an
+        issue created moments ago may not be in the search index yet."""
+        found = self._find_issue(label)
+        waited = 0.0
+        for pause in settle_pauses(self.config.search_settle_seconds):
+            if found is not None:
+                break
+            self._sleep(pause)
+            waited += pause
+            found = self._find_issue(label)
+        if waited and found is not None:
+            # The wait was needed: without it this retry would have made a second issue.
+            log.warning(
+                "jira_search_lag marker=%s waited=%.1fs issue=%s", marker, waited, found.external_id
+            )
+        elif waited:
+            log.info("jira_search_settled marker=%s waited=%.1fs found=none", marker, waited)
+        return found
+
     def _find_issue(self, label: str) -> CreatedRecord | None:
         jql = f'project = "{self.config.project_key}" AND labels = "{label}" ORDER BY created ASC'
         params = {"jql": jql, "fields": "summary,labels", "maxResults": "5"}
@@ -160,6 +195,16 @@ class JiraOps:
             start += len(comments)
             if not comments or start >= int(page.get("total") or 0):
                 return None
+
+
+def settle_pauses(total: float, first: float = 1.0) -> list[float]:
+    """Doubling pauses (1, 2, 4, ... s) that add up to `total`, the last one trimmed to fit."""
+    pauses: list[float] = []
+    pause = first
+    while sum(pauses) < total:
+        pauses.append(min(pause, total - sum(pauses)))
+        pause *= 2
+    return pauses
 
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
@@ -210,4 +255,4 @@ def build(settings: Mapping[str, Any], ctx: VendorContext) -> JiraOps:
         throttle=lambda: ctx.throttle(VENDOR, ""),
         describe_error=jira_error_text,
     )
-    return JiraOps(config, http)
+    return JiraOps(config, http, sleep=ctx.sleep)

@@ -126,13 +126,17 @@ class XeroFinance:
         ]
         if documents[0].collection == "RepeatingInvoices":
             self._put_history(ids[0], context_note(brief, billing), idempotency_key, "context")
-            return CreatedRecord(vendor=VENDOR, kind="repeating_invoice", external_id=ids[0])
-        app = self._config.app_url
+            return CreatedRecord(
+                vendor=VENDOR,
+                kind="repeating_invoice",
+                external_id=ids[0],
+                url=web_url(self._config.app_url, "repeating_invoice", ids[0]),
+            )
         return CreatedRecord(
             vendor=VENDOR,
             kind="invoice",
             external_id=ids[0],
-            url=f"{app}/AccountsReceivable/View.aspx?InvoiceID={ids[0]}" if app else None,
+            url=web_url(self._config.app_url, "invoice", ids[0]),
             extra_ids=tuple(ids[1:]),
         )
 
@@ -348,6 +352,20 @@ class _Bodies:
         if self.billing.po_number:
             body["Reference"] = self.billing.po_number
         return body
+
+
+def web_url(app_url: str | None, kind: str, external_id: str) -> str | None:
+    """The page in Xero's web app for a created record (None when no app URL is configured).
+
+    Xero's API returns no web link. An invoice opens at AccountsReceivable/View.aspx; a
+    repeating invoice (a template) at RepeatTransactions/Edit.aspx?invoiceID=<RepeatingInvoiceID>,
+    the link Xero's own repeating-invoice list uses for each row.
+    """
+    if not app_url:
+        return None
+    if kind == "repeating_invoice":
+        return f"{app_url}/RepeatTransactions/Edit.aspx?invoiceID={external_id}"
+    return f"{app_url}/AccountsReceivable/View.aspx?InvoiceID={external_id}"
 
 
 def contact_body(brief: HandoffBrief, billing: BillingTerms) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.config import OrgConfig
 from bot.services.handoffs import HandoffService
+from bot.services.leases import Leases
 from bot.services.ports import Clock, Messenger
 from bot.services.teams import TeamDirectory
 from integrations.ports import Crm, FinanceTool, OpsTool
@@ -48,6 +49,7 @@ class EffectsBase:
         self.tools = tools
         self.handoffs = handoffs
         self.teams = teams
+        self.leases = Leases(uow)
 
     # --- reading ----------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.render.form_request import form_request
@@ -12,6 +13,8 @@ from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext
 from bot.services.ports import SlackUnreachableUser
 from bot.services.presenter import handoff_message
+
+RENDER_LEASE = timedelta(seconds=60)  # longer than one chat.update; a dead holder frees it
 
 
 class SlackEffects(EffectsBase):
@@ -107,11 +110,17 @@ class SlackEffects(EffectsBase):
         return {"channel": posted.channel, "ts": posted.ts}
 
     def render_handoff(self, ctx: JobContext) -> dict[str, Any] | None:
-        handoff = self._handoff(ctx.handoff_id)
-        if not (handoff.channel_id and handoff.thread_ts):
-            return None  # runs after the post job: the post itself failed (the admin was told)
-        text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
-        self.slack.update(handoff.channel_id, handoff.thread_ts, text, blocks)
+        """Show the handoff's current state on its message.
+
+        Renders of one message take turns (a lease): two running at once in the Slack lane could
+        otherwise reach Slack in the wrong order and leave an older state showing.
+        """
+        with self.leases.hold(f"render:{ctx.handoff_id}", ttl=RENDER_LEASE, wait=20):
+            handoff = self._handoff(ctx.handoff_id)  # read inside the lease: the newest state
+            if not (handoff.channel_id and handoff.thread_ts):
+                return None  # runs after the post job: the post failed (the admin was told)
+            text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
+            self.slack.update(handoff.channel_id, handoff.thread_ts, text, blocks)
         return {"ts": handoff.thread_ts}
 
     def announce_complete(self, ctx: JobContext) -> dict[str, Any] | None:

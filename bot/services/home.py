@@ -21,6 +21,7 @@ from bot.ids import is_user_id
 from bot.render.home import home_view
 from bot.render.mrkdwn import slack_date
 from bot.services import home_sections
+from bot.services.leases import Leases
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Handler, JobContext
 from bot.services.ports import Clock, Messenger
@@ -81,7 +82,9 @@ class HomeService:
             )
         if newer is not None:
             return {"superseded_by": newer}
-        return {"blocks": self.publish(user_id)}
+        # One publish per person at a time: two at once could reach Slack out of order.
+        with Leases(self.uow_factory).hold(f"home:{user_id}", ttl=timedelta(seconds=60), wait=20):
+            return {"blocks": self.publish(user_id)}
 
     def publish(self, user_id: str, pages: Mapping[str, int] | None = None) -> int:
         """Render the user's Home (at the given pages) and publish it; returns its block count."""

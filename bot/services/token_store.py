@@ -9,17 +9,14 @@ token the holder stored.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.services.leases import LeaseBusy, Leases
 from integrations.ports import OAuthToken, VendorUnavailable
 from storage.models import OAuthConnection
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -29,7 +26,6 @@ log = logging.getLogger(__name__)
 # Longer than one refresh can take (connect 5 s + read 30 s, up to 3 attempts): a holder that
 # died frees the lease after this, and nobody else refreshes meanwhile.
 LEASE_TTL = timedelta(seconds=120)
-POLL_SECONDS = 0.1
 
 
 def _wall_clock() -> datetime:
@@ -45,37 +41,22 @@ class SqlTokenStore:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._uow = uow
-        self._now = now  # leases measure real elapsed time, whatever clock the app is given
-        self._sleep = sleep
-        self._process = f"{socket.gethostname()}-{os.getpid()}"
+        self._leases = Leases(uow, now=now, sleep=sleep)
 
     @contextmanager
     def locked(self, provider: str, account: str) -> Iterator[None]:
         """Hold the refresh lease of one connection; no transaction stays open inside."""
-        name = f"oauth:{provider}:{account}"
-        holder = f"{self._process}-{threading.get_ident()}-{uuid.uuid4().hex[:6]}"
-        waited = self._acquire(name, holder, provider)
-        if waited:
-            log.info("oauth_lease_waited provider=%s account=%s", provider, account)
         try:
-            yield
-        finally:
-            with self._uow() as uow:
-                uow.repo.release_lease(name, holder)
-                uow.commit()
-
-    def _acquire(self, name: str, holder: str, provider: str) -> bool:
-        deadline = time.monotonic() + LEASE_TTL.total_seconds() + 10
-        waited = False
-        while True:
-            with self._uow() as uow:
-                if uow.repo.take_lease(name, holder, self._now(), LEASE_TTL):
-                    uow.commit()
-                    return waited
-            if time.monotonic() > deadline:
-                raise VendorUnavailable(provider, "another process is still refreshing the token")
-            waited = True
-            self._sleep(POLL_SECONDS)
+            with self._leases.hold(
+                f"oauth:{provider}:{account}", ttl=LEASE_TTL, wait=LEASE_TTL.total_seconds() + 10
+            ) as waited:
+                if waited:
+                    log.info("oauth_lease_waited provider=%s account=%s", provider, account)
+                yield
+        except LeaseBusy as exc:
+            raise VendorUnavailable(
+                provider, "another process is still refreshing the token"
+            ) from exc
 
     def load(self, provider: str, account: str) -> OAuthToken | None:
         with self._uow() as uow:

@@ -450,7 +450,12 @@ def test_delivery_jira_and_xero_get_one_fully_populated_record_each(worlds: Worl
 
     ops = world.record(handoff_id, "ops")
     assert (ops.external_id, ops.url) == ("OPS-1", f"{world.servers['jira'].url}/browse/OPS-1")
-    assert world.record(handoff_id, "finance").external_id == repeating["RepeatingInvoiceID"]
+    finance = world.record(handoff_id, "finance")
+    assert finance.external_id == repeating["RepeatingInvoiceID"]
+    assert finance.url == (
+        "https://go.xero.com/RepeatTransactions/Edit.aspx"
+        f"?invoiceID={repeating['RepeatingInvoiceID']}"
+    )
     assert_both_done(world, handoff_id, "Operations record (Jira)", "Finance record (Xero)")
     [note] = world.h.hubspot.notes.values()
     assert f'href="{ops.url}"' in note["body"]

@@ -49,6 +49,9 @@ def make_ops(server: StubServer, sleeps: Sleeps, **settings: Any) -> AsanaOps:
     return build(config, vendor_context(env, sleeps))
 
 
+TYPEAHEAD = f"{PREFIX}/workspaces/{WORKSPACE}/typeahead"
+
+
 def project_creations(server: StubServer) -> list[Recorded]:
     return server.calls("POST", f"{PREFIX}/workspaces/{WORKSPACE}/projects")
 
@@ -125,7 +128,81 @@ def test_create_record_look_first_returns_project_created_before_a_503(
     assert asana.projects[record.external_id]["name"] == brief.title  # not a look-alike
     assert record.url == asana.projects[record.external_id]["permalink_url"]
     assert_complete(asana, record, brief)
-    # The marker was found past the first page, next to look-alike markers.
+    assert len(server.calls("GET", TYPEAHEAD)) == 1
+    assert server.calls("GET", f"{PREFIX}/projects") == []  # no page through the workspace
+    assert_requests_match_spec(server)
+
+
+def test_create_record_look_first_typeahead_skips_same_named_projects_of_other_handoffs(
+    server: StubServer, asana: FakeAsana, sleeps: Sleeps, brief: HandoffBrief
+) -> None:
+    asana.faults.append(Fault("POST", r"/workspaces/\d+/projects", Reply(503, "busy"), act=True))
+    ops = make_ops(server, sleeps)
+    with pytest.raises(VendorOutcomeUnknown):
+        ops.create_record(brief, look_first=False)
+    # Created after ours, so typeahead (most recent first) offers it first.
+    other = asana.add_project(brief.title, "<body>Created by Handoff (ref: handoff-421)</body>")
+
+    record = ops.create_record(brief, look_first=True)
+
+    assert record.external_id != other["gid"]
+    assert "(ref: handoff-42)" in asana.projects[record.external_id]["notes"]
+    assert asana.created_projects == 1
+    assert server.calls("GET", f"{PREFIX}/projects") == []
+    assert_requests_match_spec(server)
+
+
+def test_create_record_look_first_reads_team_projects_when_typeahead_misses(
+    server: StubServer, asana: FakeAsana, sleeps: Sleeps, brief: HandoffBrief
+) -> None:
+    asana.typeahead_blind = True  # typeahead is not exhaustive, nor instantly up to date
+    asana.faults.append(Fault("POST", r"/teams/\d+/projects", Reply(503, "busy"), act=True))
+    asana.add_project("Elsewhere", "<body>(ref: handoff-42)</body>", team="9999")
+    for other in ("handoff-4", "handoff-420"):  # the team's older projects, look-alike markers
+        asana.add_project(f"Team project {other}", f"<body>(ref: {other})</body>", team="2200")
+    ops = make_ops(server, sleeps, team_gid="2200")
+
+    with pytest.raises(VendorOutcomeUnknown):
+        ops.create_record(brief, look_first=False)
+    record = ops.create_record(brief, look_first=True)
+
+    assert asana.created_projects == 1
+    assert asana.projects[record.external_id]["team"] == "2200"
+    assert_complete(asana, record, brief)
+    team_reads = server.calls("GET", f"{PREFIX}/teams/2200/projects")
+    assert any("offset" in r.query for r in team_reads)  # paged within the team
+    assert server.calls("GET", f"{PREFIX}/projects") == []
+    assert_requests_match_spec(server)
+
+
+def test_create_record_look_first_with_team_creates_without_a_workspace_scan(
+    server: StubServer, asana: FakeAsana, sleeps: Sleeps, brief: HandoffBrief
+) -> None:
+    record = make_ops(server, sleeps, team_gid="2200").create_record(brief, look_first=True)
+
+    assert asana.created_projects == 1
+    assert_complete(asana, record, brief)
+    assert server.calls("GET", f"{PREFIX}/projects") == []
+
+
+def test_create_record_look_first_scans_the_workspace_only_as_a_last_resort(
+    server: StubServer, asana: FakeAsana, sleeps: Sleeps, brief: HandoffBrief
+) -> None:
+    asana.faults.append(Fault("POST", r"/workspaces/\d+/projects", Reply(503, "busy"), act=True))
+    ops = make_ops(server, sleeps)  # no team: nothing narrower than the workspace
+    with pytest.raises(VendorOutcomeUnknown):
+        ops.create_record(brief, look_first=False)
+    asana.typeahead_misses.update(asana.projects)
+
+    record = ops.create_record(brief, look_first=True)
+
+    assert asana.created_projects == 1
+    assert asana.projects[record.external_id]["name"] == brief.title  # not a look-alike
+    assert_complete(asana, record, brief)
+    # Typeahead first; then the marker was found past the first page, next to look-alikes.
+    assert server.requests.index(server.calls("GET", TYPEAHEAD)[0]) < server.requests.index(
+        server.calls("GET", f"{PREFIX}/projects")[0]
+    )
     assert any("offset" in r.query for r in server.calls("GET", f"{PREFIX}/projects"))
     assert_requests_match_spec(server)
 

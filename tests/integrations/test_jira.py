@@ -130,6 +130,57 @@ def test_create_record_look_first_returns_issue_created_before_a_503(
     assert_requests_match_spec(server)
 
 
+def test_create_record_retried_moments_after_a_lost_reply_waits_for_the_search_index(
+    server: StubServer,
+    jira: FakeJira,
+    sleeps: Sleeps,
+    brief: HandoffBrief,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    jira.search_lag = 3  # the new issue stays out of the index for the retry's first 3 searches
+    jira.lose_next["issue"] = Reply(504, {"errorMessages": ["Gateway timeout"]})
+    ops = make_ops(server, sleeps)
+
+    with pytest.raises(VendorOutcomeUnknown):
+        ops.create_record(brief, look_first=False)
+    record = ops.create_record(brief, look_first=True)
+
+    assert len(jira.issues) == 1
+    assert len(issue_creations(server)) == 1
+    assert record.external_id == "OPS-1"
+    assert len(server.calls("GET", SEARCH)) == 4
+    assert sleeps == [1.0, 2.0, 4.0]
+    [lag] = [r for r in caplog.records if r.getMessage().startswith("jira_search_lag")]
+    assert "marker=handoff-42" in lag.getMessage()
+    assert "issue=OPS-1" in lag.getMessage()
+
+
+def test_create_record_look_first_wait_is_bounded_then_creates(
+    server: StubServer, jira: FakeJira, sleeps: Sleeps, brief: HandoffBrief
+) -> None:
+    ops = make_ops(server, sleeps, search_settle_seconds=10)
+
+    record = ops.create_record(brief, look_first=True)
+
+    assert record.external_id == "OPS-1"
+    assert len(issue_creations(server)) == 1
+    assert sleeps == [1.0, 2.0, 4.0, 3.0]  # 10 s in all, then it creates
+    assert len(server.calls("GET", SEARCH)) == 5
+
+
+def test_create_record_look_first_finding_the_issue_at_once_does_not_wait(
+    server: StubServer, jira: FakeJira, sleeps: Sleeps, brief: HandoffBrief
+) -> None:
+    ops = make_ops(server, sleeps)
+    ops.create_record(brief, look_first=False)
+
+    again = ops.create_record(brief, look_first=True)
+
+    assert again.external_id == "OPS-1"
+    assert sleeps == []
+    assert len(server.calls("GET", SEARCH)) == 1
+
+
 def test_create_record_look_first_reads_key_when_search_gives_ids_only(
     server: StubServer, jira: FakeJira, sleeps: Sleeps, brief: HandoffBrief
 ) -> None:

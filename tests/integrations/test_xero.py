@@ -114,6 +114,24 @@ def test_xero_monthly_creates_repeating_invoice_for_the_agreed_instalments(xro: 
     assert record.external_id in xro.fake.repeating
 
 
+def test_xero_repeating_invoice_record_links_to_its_page_in_xero(xro: Harness) -> None:
+    record = xro.adapter().create_billing_setup(
+        make_brief("monthly"), idempotency_key=KEY, look_first=False
+    )
+
+    assert record.url == (
+        f"https://go.xero.com/RepeatTransactions/Edit.aspx?invoiceID={record.external_id}"
+    )
+
+
+def test_xero_records_have_no_link_without_an_app_url(xro: Harness) -> None:
+    for schedule in ("monthly", "one_off"):
+        record = xro.adapter(app_url=None).create_billing_setup(
+            make_brief(schedule), idempotency_key=f"{KEY}-{schedule}", look_first=False
+        )
+        assert record.url is None
+
+
 def test_xero_monthly_records_terms_and_links_in_history(xro: Harness) -> None:
     record = xro.adapter().create_billing_setup(
         make_brief("monthly"), idempotency_key=KEY, look_first=False

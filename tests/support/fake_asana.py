@@ -27,6 +27,14 @@ TOKEN = "asana-test-token"
 RICH_TEXT_TAGS = {"body", "strong", "em", "u", "s", "code", "ol", "ul", "li", "a"}
 # Endpoints outside the shared subset, exercised without spec validation.
 OUTSIDE_SUBSET = (f"{PREFIX}/jobs/",)
+# GET /teams/{gid}/projects is outside the subset too (only its POST is in it).
+_TEAM_LISTING = re.compile(rf"{re.escape(PREFIX)}/teams/[^/]+/projects")
+
+
+def _outside_subset(recorded: Recorded) -> bool:
+    if recorded.path.startswith(OUTSIDE_SUBSET):
+        return True
+    return recorded.method == "GET" and bool(_TEAM_LISTING.fullmatch(recorded.path))
 
 
 @dataclass
@@ -52,6 +60,9 @@ class FakeAsana:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     created_projects: int = 0
+    # Typeahead is "not exhaustive": projects listed here are left out of its answers.
+    typeahead_misses: set[str] = field(default_factory=set)
+    typeahead_blind: bool = False  # leave every project out (e.g. not indexed yet)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(5001))
     # Requests arrive on the server's threads (two outbox workers at once): one at a time here.
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,7 +99,17 @@ class FakeAsana:
     def _route(self, request: Recorded, path: str) -> Reply:
         method, parts = request.method, path.strip("/").split("/")
         if method == "POST" and parts[0] in ("workspaces", "teams") and parts[2:] == ["projects"]:
-            return self._create_project(request.json["data"])
+            team = parts[1] if parts[0] == "teams" else None
+            return self._create_project(request.json["data"], team)
+        if method == "GET" and parts[0] == "teams" and parts[2:] == ["projects"]:
+            listed = [p for p in self._live() if p["team"] == parts[1]]
+            return self._page(listed, request)
+        if method == "GET" and parts[0] == "workspaces" and parts[2:] == ["typeahead"]:
+            return self._typeahead(request)
+        if method == "GET" and parts[0] == "projects" and len(parts) == 2:
+            if parts[1] not in self.projects:
+                return error_reply(404, "project: Unknown object")
+            return Reply(200, {"data": self.projects[parts[1]]})
         if method == "POST" and parts[0] == "project_templates":
             return self._instantiate(request.json["data"])
         if method == "GET" and parts[0] == "jobs":
@@ -96,8 +117,7 @@ class FakeAsana:
         if method == "PUT" and parts[0] == "projects":
             return self._update_project(parts[1], request.json["data"])
         if method == "GET" and parts == ["projects"]:
-            listed = [p for p in self.projects.values() if not p["archived"]]
-            return self._page(listed, request)
+            return self._page(self._live(), request)
         if method == "GET" and parts[0] == "projects" and parts[2:] == ["tasks"]:
             return self._page(
                 [t for t in self.tasks.values() if parts[1] in t["projects"]], request
@@ -114,7 +134,11 @@ class FakeAsana:
 
     # --- projects ---
 
-    def _store_project(self, name: str, html_notes: str) -> dict[str, Any]:
+    def add_project(self, name: str, html_notes: str, team: str | None = None) -> dict[str, Any]:
+        """A project made outside the adapter (another handoff's, or someone's by hand)."""
+        return self._store_project(name, html_notes, team)
+
+    def _store_project(self, name: str, html_notes: str, team: str | None = None) -> dict[str, Any]:
         gid = str(next(self._ids))
         project = {
             "gid": gid,
@@ -123,24 +147,47 @@ class FakeAsana:
             "html_notes": html_notes,
             "notes": plain_text(html_notes),
             "archived": False,
+            "team": team,
             "permalink_url": f"https://app.asana.com/1/{WORKSPACE}/project/{gid}",
         }
         self.projects[gid] = project
         return project
 
-    def _create_project(self, data: dict[str, Any]) -> Reply:
+    def _live(self) -> list[dict[str, Any]]:
+        return [p for p in self.projects.values() if not p["archived"]]
+
+    def _typeahead(self, request: Recorded) -> Reply:
+        """Projects whose name has every query word as a word prefix, most recent first."""
+        if request.query.get("resource_type") != ["project"]:
+            return error_reply(400, "resource_type: only project is played here")
+        words = request.query.get("query", [""])[-1].lower().split()
+        count = int(request.query.get("count", ["20"])[-1])
+        hits = [
+            {"gid": p["gid"], "resource_type": "project", "name": p["name"]}
+            for p in reversed(self._live())
+            if not self.typeahead_blind
+            and p["gid"] not in self.typeahead_misses
+            and all(any(n.startswith(w) for n in p["name"].lower().split()) for w in words)
+        ]
+        return Reply(200, {"data": hits[:count]})
+
+    def _create_project(self, data: dict[str, Any], team: str | None) -> Reply:
         if not data.get("name"):
             return error_reply(400, "name: Missing input")
         problem = rich_text_problem(data.get("html_notes", "<body></body>"))
         if problem:
             return error_reply(400, f"html_notes: {problem}")
         self.created_projects += 1
-        project = self._store_project(data["name"], data.get("html_notes", "<body></body>"))
+        project = self._store_project(
+            data["name"], data.get("html_notes", "<body></body>"), data.get("team") or team
+        )
         return Reply(201, {"data": project})
 
     def _instantiate(self, data: dict[str, Any]) -> Reply:
         self.created_projects += 1
-        project = self._store_project(data["name"], "<body>Template: standard onboarding</body>")
+        project = self._store_project(
+            data["name"], "<body>Template: standard onboarding</body>", data.get("team")
+        )
         job_gid = str(next(self._ids))
         self.jobs[job_gid] = {"polls_left": 2, "project": project["gid"]}
         new_project = {"gid": project["gid"], "resource_type": "project", "name": data["name"]}
@@ -217,7 +264,7 @@ def rich_text_problem(rich_text: str) -> str | None:
 
 def assert_requests_match_spec(server: StubServer) -> None:
     """Every request sent (bar the documented out-of-subset ones) fits Asana's OAS."""
-    checked = [r for r in server.requests if not r.path.startswith(OUTSIDE_SUBSET)]
+    checked = [r for r in server.requests if not _outside_subset(r)]
     assert checked
     for recorded in checked:
         assert_matches_spec(SPEC, recorded, strip_prefix=PREFIX)

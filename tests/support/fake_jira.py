@@ -2,7 +2,8 @@
 
 Issues are created (or refused for missing required fields, as a project's screen would), found by
 label through the enhanced JQL search, and commented on with paged listings. A write can be
-refused with a 429 or acted on with its answer lost.
+refused with a 429 or acted on with its answer lost. Like Jira's eventually consistent search
+index, a new issue can stay out of search results for its first `search_lag` searches.
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ class FakeJira:
     page_size: int = 2  # small, so comment listings cross pages
     required: dict[str, str] = field(default_factory=dict)  # field -> Jira's error message
     keys_in_search: bool = True
+    search_lag: int = 0  # searches a new issue stays unindexed for (counted, not timed)
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # by key
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     lose_next: dict[str, Reply] = field(default_factory=dict)  # "issue"/"comment" -> reply
     limit_next: dict[str, Reply] = field(default_factory=dict)
+    unindexed: dict[str, int] = field(default_factory=dict)  # key -> searches until indexed
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10001))
     # Requests arrive on the server's threads (two outbox workers at once): one at a time here.
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -80,6 +83,8 @@ class FakeJira:
         issue_id = str(next(self._ids))
         key = f"{fields['project']['key']}-{len(self.issues) + 1}"
         self.issues[key] = {"id": issue_id, "key": key, "fields": fields}
+        if self.search_lag:
+            self.unindexed[key] = self.search_lag
         self_url = f"https://acme.atlassian.net/rest/api/3/issue/{issue_id}"
         return Reply(201, {"id": issue_id, "key": key, "self": self_url})
 
@@ -94,8 +99,15 @@ class FakeJira:
         hits = [
             {"id": i["id"], **({"key": i["key"]} if self.keys_in_search else {})}
             for i in self.issues.values()
-            if i["fields"]["project"]["key"] == project and label in i["fields"]["labels"]
+            if i["fields"]["project"]["key"] == project
+            and label in i["fields"]["labels"]
+            and i["key"] not in self.unindexed
         ]
+        for key, left in list(self.unindexed.items()):
+            if left <= 1:
+                del self.unindexed[key]
+            else:
+                self.unindexed[key] = left - 1
         return Reply(200, {"issues": hits, "isLast": True})
 
     def _add_comment(self, key: str, body: dict[str, Any]) -> Reply:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,8 @@ class FakeSlack:
     bot_token: str | None = None
     scopes: tuple[str, ...] | None = None
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Socket Mode: where `apps.connections.open` sends the app (FakeSocketMode.connection_url).
+    socket_mode_url: Callable[[], str] | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     server: StubServer | None = None
 
@@ -150,6 +153,8 @@ class FakeSlack:
         canned = self.fail_next.get(method)
         if canned:
             return canned.pop(0)
+        if method == "apps.connections.open":
+            return Reply(200, self._apps_connections_open(request))
         args = _arguments(request)
         if self.bot_token and request.header("Authorization") != f"Bearer {self.bot_token}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
@@ -160,6 +165,15 @@ class FakeSlack:
             return Reply(200, {"ok": False, "error": "unknown_method"})
         result: dict[str, Any] = handler(args)
         return Reply(200, {"ok": "error" not in result, **result})
+
+    def _apps_connections_open(self, request: Recorded) -> dict[str, Any]:
+        """A Socket Mode URL; like Slack, only for an app-level token (xapp-…)."""
+        token = (request.header("Authorization") or "").removeprefix("Bearer ")
+        if not token.startswith("xapp-"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if self.socket_mode_url is None:
+            return {"ok": False, "error": "socket_mode_not_enabled"}  # not a Slack error code
+        return {"ok": True, "url": self.socket_mode_url()}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"user_id": "UBOT", "bot_id": "BBOT", "team_id": "T111", "user": "handoff"}
