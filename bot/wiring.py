@@ -18,6 +18,7 @@ from bot.config import ConfigError, OrgConfig, Settings
 from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
 from bot.services.handoffs import HandoffService
+from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Kicker, OutboxWorker
@@ -27,6 +28,7 @@ from bot.services.teams import TeamDirectory
 from bot.services.token_store import SqlTokenStore
 from bot.slack_messenger import SlackMessenger, make_web_client
 from integrations import registry
+from integrations.drafting import Drafter, build_drafter
 from integrations.ports import Crm, FinanceTool, OpsTool
 from integrations.registry import VendorContext
 from storage.db import create_engine_for, session_factory
@@ -100,7 +102,8 @@ def build_services(
     kicker = Kicker(lambda: worker_holder[0].drain(), executor)
     handoffs = HandoffService(uow, org, clock, obligations, home=home, kick=kicker.kick)
     effects = Effects(uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams)
-    handlers: dict[str, Any] = {**effects.handlers(), **home.handlers()}
+    history = HistoryService(uow, org, clock, crm, _build_drafter(org, vendor_ctx))
+    handlers: dict[str, Any] = {**effects.handlers(), **home.handlers(), **history.handlers()}
     outbox = OutboxWorker(uow=uow, handlers=handlers, clock=clock, on_dead=effects.on_dead)
     worker_holder.append(outbox)
     reminders = ReminderService(uow_factory=uow, org=org, book=obligations, clock=clock)
@@ -138,6 +141,19 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
             env=env, token_store=ctx.token_store, sleep=ctx.sleep, warn_admin=ctx.warn_admin
         ),
     )
+
+
+def _build_drafter(org: OrgConfig, ctx: VendorContext) -> Drafter | None:
+    """The organisation's language model, only when `drafting` is configured."""
+    if org.drafting is None:
+        return None
+    config = org.drafting
+    try:
+        return build_drafter(
+            config.base_url, config.model, config.api_key_env, config.timeout_seconds, ctx.env
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _build_team_tools(

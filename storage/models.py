@@ -286,3 +286,42 @@ class Lock(Base):
     __tablename__ = "locks"
 
     name: Mapped[str] = mapped_column(String(160), primary_key=True)
+
+
+# --- deal history and drafts (issue 12) ---------------------------------------------------------
+
+
+class DealHistoryEntry(Base):
+    """One CRM engagement (note, call, meeting, email) stored with a handoff, to be cited."""
+
+    __tablename__ = "deal_history_entries"
+    __table_args__ = (UniqueConstraint("handoff_id", "source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # note, call, meeting, email
+    source_id: Mapped[str] = mapped_column(String(64))  # e.g. "note:8123"
+    occurred_at: Mapped[datetime]
+    author: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HistoryDraft(Base):
+    """Drafts of a handoff's essay fields written from its history by the organisation's model."""
+
+    __tablename__ = "history_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16))  # "ready" or "failed"
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> draft text
+    citations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> [source ids]
+    note: Mapped[str | None] = mapped_column(Text)  # why there is no draft, for the form
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

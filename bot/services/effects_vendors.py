@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from bot.config import OrgConfig
-from bot.services import actions
+from bot.services import actions, history
 from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext, RetryLater
@@ -45,6 +45,8 @@ class VendorEffects(EffectsBase):
             slack_thread_url=self._thread_url(handoff),
             crm_deal_url=self._deal_url(handoff),
             names=self.slack.user_name,
+            # Ops records carry the deal's CRM history; finance tools have no place for it.
+            history=history.load_history(self.uow, handoff.id) if team in self.tools.ops else (),
         )
         look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
         # The job's own key: stable across its retries, fresh for a Retry click (a new job), since
@@ -86,6 +88,8 @@ class VendorEffects(EffectsBase):
         ):
             # The record links the Slack thread, which exists once the handoff message is posted.
             return "handoff message not posted yet"
+        if team in self.tools.ops and (why := history.wait_reason(jobs)):
+            return why  # the ops record cites the history: give its read a first try
         if any(
             j.action == actions.CREATE_RECORD
             and j.payload.get("team") == team

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.config import OrgConfig
-from bot.services import actions
+from bot.services import actions, history
 from bot.services.obligations import ObligationBook
 from bot.services.ports import Clock
 from storage.models import (
@@ -119,6 +119,7 @@ class HandoffService:
         repo.audit(handoff, source, "deal_won", deal_id=deal_id, event_id=event_id)
         self._hold_stage(repo, handoff, event_id)
         repo.enqueue(handoff, actions.NOTIFY_OWNER, f"notify-owner:{handoff.id}")
+        history.enqueue_fetch(repo, handoff)
         return GateOutcome(handoff.id, "created")
 
     def _hold_stage(self, repo: Repository, handoff: Handoff, event_id: str) -> None:
@@ -148,6 +149,7 @@ class HandoffService:
                 return found.id, False
             repo.audit(handoff, user_id, "started_manually", deal_id=deal_id)
             self._assign_sender(repo, handoff, user_id, now)
+            history.enqueue_fetch(repo, handoff)
             uow.commit()
             return handoff.id, True
 
