@@ -11,7 +11,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.ids import Action
-from bot.render.timeline import timeline_blocks
+from bot.listeners.history import form_with_history, insert_context, readonly_view, with_context
 from bot.services.handoffs import HandoffError
 from bot.services.prefill import opening_values
 from bot.wiring import Services
@@ -23,8 +23,6 @@ from storage.models import Handoff, HandoffStatus
 log = logging.getLogger(__name__)
 
 FORM_CALLBACKS = re.compile(r"^handoff_form\.")
-MAX_VIEW_BLOCKS = 100
-TIMELINE_BLOCKS = 3
 
 
 def metadata(handoff_id: int) -> str:
@@ -58,13 +56,7 @@ def fill_form(
         return
     spec = get_form(handoff.kind)
     if handoff.status != HandoffStatus.AWAITING_FORM:
-        model = spec.model.model_validate(handoff.form_payload or {})
-        readonly = spec.readonly_view(model, private_metadata=metadata(handoff.id)).to_dict()
-        with services.uow() as uow:
-            events = uow.repo.timeline(handoff.id)
-        if MAX_VIEW_BLOCKS - len(readonly["blocks"]) >= TIMELINE_BLOCKS:
-            readonly["blocks"] += timeline_blocks(events)
-        client.views_update(view_id=view_id, view=readonly)
+        client.views_update(view_id=view_id, view=readonly_view(services, handoff))
         return
     opening = opening_values(handoff, services.crm)
     if opening.deal is not None:
@@ -73,10 +65,9 @@ def fill_form(
             account_name=opening.deal.company_name or opening.deal.name,
             deal_name=opening.deal.name,
         )
-    view = spec.build_modal(
-        opening.values, private_metadata=metadata(handoff.id), errors_summary=opening.note
-    )
-    client.views_update(view_id=view_id, view=view.to_dict())
+    values, note, context = form_with_history(services, handoff, opening.values, opening.note)
+    view = spec.build_modal(values, private_metadata=metadata(handoff.id), errors_summary=note)
+    client.views_update(view_id=view_id, view=insert_context(view.to_dict(), context))
     log.info("form_opened handoff=%s prefilled=%s", handoff.id, opening.deal is not None)
 
 
@@ -107,7 +98,8 @@ def register(app: App, services: Services) -> None:
         modal = get_form(handoff.kind).build_modal(
             values, private_metadata=view["private_metadata"]
         )
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=modal.to_dict())
+        shown = with_context(services, handoff.id, modal.to_dict())
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=shown)
 
     @app.action(ActionId.SAVE_DRAFT)
     def on_save_draft(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -122,7 +114,8 @@ def register(app: App, services: Services) -> None:
             private_metadata=view["private_metadata"],
             errors_summary="Draft saved. You can close this form and pick it up later.",
         )
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=modal.to_dict())
+        shown = with_context(services, handoff_id, modal.to_dict())
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=shown)
 
     @app.view_closed(FORM_CALLBACKS)
     def on_closed(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

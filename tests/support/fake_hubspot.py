@@ -20,6 +20,7 @@ class FakeHubSpot:
     # engagement id -> {"kind": "notes"|"calls"|..., "properties": {...}, "on": [(type, id)...]}
     engagements: dict[str, dict[str, Any]] = field(default_factory=dict)
     stage_changes: list[tuple[str, str]] = field(default_factory=list)
+    page_size: int = 500  # associations per page, lowered by tests to exercise paging
     fail_next: list[Reply] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9000))
     server: StubServer | None = None
@@ -107,6 +108,7 @@ class FakeHubSpot:
             ids += [n for n, note in self.notes.items() if note["deal"] == from_id]
         limit = int(request.query.get("limit", ["500"])[0])
         assert limit <= 500, "HubSpot caps an associations page at 500"
+        limit = min(limit, self.page_size)
         start = int(request.query.get("after", ["0"])[0])
         page = ids[start : start + limit]
         body: dict[str, Any] = {
