@@ -151,7 +151,8 @@ class HandoffService:
             self._assign_sender(repo, handoff, user_id, now)
             history.enqueue_fetch(repo, handoff)
             uow.commit()
-            return handoff.id, True
+        self.kick()  # the history read starts now, not at the worker's next poll
+        return handoff.id, True
 
     def assign_sender(self, handoff_id: int, user_id: str) -> None:
         """The CRM owner was matched to a Slack user: they now owe the form."""

@@ -15,7 +15,15 @@ import pytest
 
 from bot.config import parse_org_config
 from storage.history_repo import history_entries
-from tests.bot.conftest import FIN_MEMBER, SELLER, Harness, load_payload, org_dict, won_event
+from tests.bot.conftest import (
+    FIN_MEMBER,
+    OPS_MEMBER,
+    SELLER,
+    Harness,
+    load_payload,
+    org_dict,
+    won_event,
+)
 from tests.bot.test_delivery import World, WorldFactory, world_factory
 from tests.bot.test_handoff_flow import DEAL, VALID, click, open_form, submit
 from tests.support import fake_asana
@@ -226,6 +234,31 @@ def test_history_emails_switch_off_never_asks_for_emails(
     assert h.hubspot.server is not None
     asked = [r.path for r in h.hubspot.server.requests]
     assert not [p for p in asked if p.endswith(("/emails", "/calls", "emails/batch/read"))]
+
+
+def test_history_delivery_handoff_carries_what_happened_since_the_sales_handoff(
+    harness: Harness,
+) -> None:
+    sales_id = win(harness)
+    view_id, view = open_form(harness, sales_id)
+    submit(harness, view_id, view, VALID)  # submitted 2026-11-23 14:00 (the harness clock)
+    later = harness.hubspot.add_engagement(
+        "meetings",
+        on=(("deals", DEAL),),
+        timestamp="2027-06-20T10:00:00Z",
+        hs_meeting_title="Go-live review",
+    )
+    harness.clock.advance(days=200)
+
+    harness.command(f"delivery {DEAL}", user_id=OPS_MEMBER)
+
+    with harness.services.uow() as uow:
+        delivery = uow.repo.handoff_for_deal("delivery_to_finance", DEAL)
+        assert delivery is not None
+        sources = [row.source_id for row in history_entries(uow.session, delivery.id)]
+    assert sources == [f"meeting:{later}"]  # nothing from before the sales handoff again
+    form = list(harness.slack.views.values())[-1]
+    assert "Meeting · 2027-06-20 · Sam Seller: Go-live review" in dumps(form)
 
 
 # --- the form's context list -------------------------------------------------------------------
