@@ -152,6 +152,8 @@ class HistoryConfig(Strict):
     include_emails: bool = False  # email bodies can hold personal data: off unless chosen
     max_entries: int = Field(default=50, ge=1, le=200)
     body_cap: int = Field(default=2000, ge=100, le=10000)  # characters stored per entry
+    # Our share of HubSpot's 100 (Free/Starter) or 190 (Pro/Enterprise) requests per 10 s.
+    requests_per_10s: int = Field(default=90, ge=1, le=250)
 
     def kinds(self) -> tuple[HistoryKind, ...]:
         """The kinds switched on, in a stable order; empty when history is off."""

@@ -136,7 +136,11 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
     env = {**ctx.env, "HUBSPOT_TOKEN": settings.hubspot_token}
     return registry.build_crm(
         org.crm,
-        {"base_url": settings.hubspot_base_url, "portal_id": org.hubspot.portal_id},
+        {
+            "base_url": settings.hubspot_base_url,
+            "portal_id": org.hubspot.portal_id,
+            "history_requests_per_10s": org.hubspot.history.requests_per_10s,
+        },
         VendorContext(
             env=env, token_store=ctx.token_store, sleep=ctx.sleep, warn_admin=ctx.warn_admin
         ),

@@ -58,8 +58,7 @@ def history_blocks(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=f":memo: Started as drafts from the CRM history: {escape(names)}. "
-                        "The salesperson reviewed them before submitting."
+                        text=f":memo: Started as drafts from the CRM history: {escape(names)}."
                     )
                 ]
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.config import OrgConfig
@@ -28,7 +29,14 @@ from storage.history_repo import (
     replace_history,
     save_history_draft,
 )
-from storage.models import DealHistoryEntry, Handoff, HandoffKind, HandoffStatus, OutboxStatus
+from storage.models import (
+    DealHistoryEntry,
+    Handoff,
+    HandoffKind,
+    HandoffStatus,
+    OutboxJob,
+    OutboxStatus,
+)
 from storage.repositories import Repository
 from storage.uow import UnitOfWorkFactory
 
@@ -54,7 +62,7 @@ def enqueue_fetch(repo: Repository, handoff: Handoff) -> None:
         repo.enqueue(handoff, FETCH_HISTORY, f"history:{handoff.id}", {"deal_id": handoff.deal_id})
 
 
-def wait_reason(jobs: Sequence[Any]) -> str | None:
+def wait_reason(jobs: Sequence[OutboxJob]) -> str | None:
     """Why an ops record should wait: the history read has not had its first try yet."""
     for job in jobs:
         if job.action == FETCH_HISTORY and job.status == OutboxStatus.PENDING and not job.attempts:
@@ -226,7 +234,7 @@ class HistoryService:
         return {"fields": sorted(fields)}
 
 
-def _row(entry: HistoryEntry, now: Any) -> DealHistoryEntry:
+def _row(entry: HistoryEntry, now: datetime) -> DealHistoryEntry:
     return DealHistoryEntry(
         kind=entry.kind,
         source_id=entry.source_id,
