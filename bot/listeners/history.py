@@ -10,10 +10,10 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.render.history import (
-    FIELD_LABELS,
     HISTORY_NEWER,
     HISTORY_OLDER,
     context_blocks,
+    field_label,
     history_blocks,
 )
 from bot.render.timeline import timeline_blocks
@@ -65,7 +65,7 @@ def form_with_history(
     filled = {name: text for name, text in drafts.fields.items() if not values.get(name)}
     notes = [n for n in (note, drafts.note) if n]
     if filled:
-        names = ", ".join(FIELD_LABELS.get(n, n) for n in filled)
+        names = ", ".join(field_label(n) for n in filled)
         notes.append(
             f":memo: Drafted from the CRM history: {names}. Each sentence ends with the number "
             "of the entry it came from (listed below). Check, edit or clear them before "

@@ -21,8 +21,11 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.render.handoff_message import clip, escape
+from forms.declarative import DeclarativeForm
+from forms.registry import get_form
 from integrations.brief_history import citation
 from integrations.ports import HistoryEntry
+from storage.models import HandoffKind
 
 PAGE_SIZE = 10  # entries per View handoff page: 10 sections + 5 around them, well under 100
 EXCERPT = 300  # characters of each body shown in Slack; the link holds the rest
@@ -30,14 +33,15 @@ CONTEXT_SHOWN = 8  # entries in the form's "What the CRM already says"
 HISTORY_OLDER = "history_older"  # value: "<handoff id>:<page>"
 HISTORY_NEWER = "history_newer"
 
-FIELD_LABELS = {
-    "why_they_bought": "Why they bought",
-    "success_criteria": "Success after 90 days",
-    "month_one": "What month one must feel like",
-    "promises_made": "Promises made",
-    "out_of_scope": "Out of scope",
-    "risks": "Risks",
-}
+
+def field_label(name: str) -> str:
+    """The sales -> delivery form's own label of a field (drafts exist only for that form)."""
+    spec = get_form(HandoffKind.SALES_TO_DELIVERY)
+    if isinstance(spec, DeclarativeForm):
+        for found in spec.all_fields():
+            if found.name == name:
+                return found.label
+    return name.replace("_", " ").capitalize()
 
 
 def history_blocks(
@@ -51,7 +55,7 @@ def history_blocks(
     blocks: list[Block] = [DividerBlock(), HeaderBlock(text="Deal history")]
     if drafted:
         names = ", ".join(
-            f"{FIELD_LABELS.get(f, f)} ({'edited' if edited else 'kept as drafted'})"
+            f"{field_label(f)} ({'edited' if edited else 'kept as drafted'})"
             for f, edited in drafted
         )
         blocks.append(

@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from bot.config import parse_org_config
 from storage.history_repo import history_entries
+from storage.models import HistoryDraft
 from tests.bot.conftest import (
     FIN_MEMBER,
     OPS_MEMBER,
@@ -396,3 +398,21 @@ def test_drafting_not_configured_sends_nothing(
 
     assert chat.prompts == []
     assert chat.server is not None and chat.server.requests == []
+
+
+def test_drafting_still_running_opens_the_form_at_once_with_a_note(
+    make_harness: Callable[..., Harness], chat: FakeChat
+) -> None:
+    chat.answer = json_answer(DRAFTED)
+    h = drafting_harness(make_harness, chat)
+    handoff_id = win(h)
+    with h.services.uow() as uow:  # as if the drafting job had not finished yet
+        uow.session.execute(delete(HistoryDraft).where(HistoryDraft.handoff_id == handoff_id))
+        uow.commit()
+    asked = len(chat.prompts)
+
+    _, view = open_form(h, handoff_id)
+
+    assert len(chat.prompts) == asked  # opening the form never waits on the provider
+    assert not any(name in initial_values(view) for name in DRAFTED)
+    assert "still being written" in dumps(view)
