@@ -191,7 +191,9 @@ def _build_team_tools(
 
 def check_tools(org: OrgConfig, env: dict[str, str]) -> None:
     """Build every team's adapter once (no network) so `check` and start-up fail fast."""
-    _build_team_tools(org, VendorContext(env=env, token_store=_NoTokens()))
+    ctx = VendorContext(env=env, token_store=_NoTokens())
+    _build_team_tools(org, ctx)
+    _build_drafter(org, ctx)
 
 
 class _NoTokens:

@@ -115,13 +115,6 @@ def load_drafts(uow: UnitOfWorkFactory, handoff_id: int, *, configured: bool) ->
         return Drafts(fields, draft.note)
 
 
-def drafted_fields(uow: UnitOfWorkFactory, handoff_id: int) -> tuple[str, ...]:
-    """Names of the fields that were offered a draft (the View handoff marks them)."""
-    with uow() as unit:
-        draft = history_draft(unit.session, handoff_id)
-        return tuple(k for k, v in (draft.fields or {}).items() if v) if draft else ()
-
-
 class HistoryService:
     """Outbox handlers for reading the history and drafting from it."""
 

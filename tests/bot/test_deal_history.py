@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 
-from bot.config import parse_org_config
+from bot.config import ConfigError, parse_org_config
+from bot.wiring import check_tools
 from storage.history_repo import history_entries
 from storage.models import HistoryDraft
 from tests.bot.conftest import (
@@ -416,3 +417,17 @@ def test_drafting_still_running_opens_the_form_at_once_with_a_note(
     assert len(chat.prompts) == asked  # opening the form never waits on the provider
     assert not any(name in initial_values(view) for name in DRAFTED)
     assert "still being written" in dumps(view)
+
+
+def test_drafting_configured_without_its_key_fails_the_check() -> None:
+    raw = org_dict(drafting={"base_url": "https://llm.example/v1", "model": "m"})
+
+    with pytest.raises(ConfigError, match="DRAFTING_API_KEY is not set"):
+        check_tools(parse_org_config(raw), {})
+
+
+def test_drafting_base_url_must_be_http() -> None:
+    raw = org_dict(drafting={"base_url": "llm.example", "model": "m"})
+
+    with pytest.raises(ConfigError, match=r"drafting\.base_url: .*http"):
+        parse_org_config(raw)
