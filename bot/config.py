@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from integrations.ports import HistoryKind
 from storage.db import DEFAULT_DATABASE_URL
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -141,6 +142,48 @@ class Slas(Strict):
     answer: Ladder = Ladder(remind_after_hours=2, escalate_after_hours=6)
 
 
+class HistoryConfig(Strict):
+    """Which CRM engagements travel with a handoff (`hubspot.history`); emails are opt-in."""
+
+    enabled: bool = True
+    notes: bool = True
+    calls: bool = True
+    meetings: bool = True
+    include_emails: bool = False  # email bodies can hold personal data: off unless chosen
+    max_entries: int = Field(default=50, ge=1, le=200)
+    body_cap: int = Field(default=2000, ge=100, le=10000)  # characters stored per entry
+    # Our share of HubSpot's 100 (Free/Starter) or 190 (Pro/Enterprise) requests per 10 s.
+    requests_per_10s: int = Field(default=90, ge=1, le=250)
+
+    def kinds(self) -> tuple[HistoryKind, ...]:
+        """The kinds switched on, in a stable order; empty when history is off."""
+        if not self.enabled:
+            return ()
+        wanted: list[tuple[HistoryKind, bool]] = [
+            ("note", self.notes),
+            ("call", self.calls),
+            ("meeting", self.meetings),
+            ("email", self.include_emails),
+        ]
+        return tuple(kind for kind, on in wanted if on)
+
+
+class DraftingConfig(Strict):
+    """The organisation's own OpenAI-compatible chat-completions endpoint (`drafting`)."""
+
+    base_url: str  # e.g. https://llm.internal.example/v1
+    model: str
+    api_key_env: str = "DRAFTING_API_KEY"  # the environment variable holding the key
+    timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("base_url must be an http(s) URL, e.g. https://llm.example/v1")
+        return value.rstrip("/")
+
+
 class HubSpotOrg(Strict):
     pipeline_id: str = "default"
     won_stage: str = "closedwon"
@@ -151,6 +194,7 @@ class HubSpotOrg(Strict):
     # Seconds between CRM sweeps for won deals (the trigger in Socket Mode, the safety net
     # behind the webhook over HTTP); 0 turns the sweep off.
     sweep_seconds: int = Field(default=120, ge=0)
+    history: HistoryConfig = HistoryConfig()
 
 
 class VendorLimit(Strict):
@@ -194,6 +238,8 @@ class OrgConfig(Strict):
         if unknown:
             raise ValueError(f"unknown lane {', '.join(unknown)}; use one of {', '.join(LANES)}")
         return value
+
+    drafting: DraftingConfig | None = None  # off unless configured: nothing leaves otherwise
 
     @model_validator(mode="after")
     def _routes_name_teams(self) -> OrgConfig:

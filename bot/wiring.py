@@ -18,6 +18,7 @@ from bot.render.mrkdwn import escape
 from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
 from bot.services.handoffs import HandoffService
+from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.lanes import LaneRouter, SqlRateLimiter, merged_limits
 from bot.services.obligations import ObligationBook
@@ -28,6 +29,7 @@ from bot.services.teams import TeamDirectory
 from bot.services.token_store import SqlTokenStore
 from bot.slack_messenger import SlackMessenger, make_web_client
 from integrations import registry
+from integrations.drafting import Drafter, build_drafter
 from integrations.ports import Crm, FinanceTool, OpsTool
 from integrations.registry import VendorContext
 from storage.db import create_engine_for, session_factory
@@ -117,7 +119,8 @@ def build_services(
     home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock, teams=teams)
     handoffs = HandoffService(uow, org, clock, obligations, home=home, kick=kick)
     effects = Effects(uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams)
-    outbox.register({**effects.handlers(), **home.handlers()})
+    history = HistoryService(uow, org, clock, crm, _build_drafter(org, vendor_ctx))
+    outbox.register({**effects.handlers(), **home.handlers(), **history.handlers()})
     outbox.on_dead = effects.on_dead
     outbox.on_retry = effects.on_retry
     reminders = ReminderService(uow_factory=uow, org=org, book=obligations, clock=clock)
@@ -177,11 +180,28 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
     env = {**ctx.env, "HUBSPOT_TOKEN": settings.hubspot_token}
     return registry.build_crm(
         org.crm,
-        {"base_url": settings.hubspot_base_url, "portal_id": org.hubspot.portal_id},
+        {
+            "base_url": settings.hubspot_base_url,
+            "portal_id": org.hubspot.portal_id,
+            "history_requests_per_10s": org.hubspot.history.requests_per_10s,
+        },
         VendorContext(
             env=env, token_store=ctx.token_store, sleep=ctx.sleep, warn_admin=ctx.warn_admin
         ),
     )
+
+
+def _build_drafter(org: OrgConfig, ctx: VendorContext) -> Drafter | None:
+    """The organisation's language model, only when `drafting` is configured."""
+    if org.drafting is None:
+        return None
+    config = org.drafting
+    try:
+        return build_drafter(
+            config.base_url, config.model, config.api_key_env, config.timeout_seconds, ctx.env
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _build_team_tools(
@@ -215,7 +235,9 @@ def _build_team_tools(
 
 def check_tools(org: OrgConfig, env: dict[str, str]) -> None:
     """Build every team's adapter once (no network) so `check` and start-up fail fast."""
-    _build_team_tools(org, VendorContext(env=env, token_store=_NoTokens()))
+    ctx = VendorContext(env=env, token_store=_NoTokens())
+    _build_team_tools(org, ctx)
+    _build_drafter(org, ctx)
 
 
 class _NoTokens:

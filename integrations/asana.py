@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 from pydantic import BaseModel, ConfigDict
 
+from integrations.brief_history import HISTORY_TITLE, history_lines, omitted_text
 from integrations.brief_text import billing_lines, contact_line, marker_tag, utc_text
 from integrations.http import Sleep, VendorHttp, default_error_text
 from integrations.ports import (
@@ -396,11 +397,30 @@ def project_html(brief: HandoffBrief) -> str:
         blocks.append(f"<strong>Kickoff date:</strong> {brief.kickoff_date.isoformat()}")
     if brief.billing:
         blocks.append(_titled_list("Billing", [_esc(line) for line in billing_lines(brief)]))
+    if brief.history:
+        blocks.append(_titled_list(HISTORY_TITLE, _history_items(brief)))
     links = [_link("Slack thread", brief.slack_thread_url), _link("CRM deal", brief.crm_deal_url)]
     if any(links):
         blocks.append(_titled_list("Links", [link for link in links if link]))
     blocks.append(_esc(f"Created by Handoff {marker_tag(brief.marker)}"))
     return "<body>" + "\n".join(blocks) + "</body>"
+
+
+def _history_items(brief: HandoffBrief) -> list[str]:
+    """Each entry cited (type, date, author), its title and excerpt, and a link to the record."""
+    lines, omitted = history_lines(brief)
+    items = []
+    for line in lines:
+        item = f"<strong>[{line.number}] {_esc(line.citation)}</strong> — {_esc(line.title)}"
+        if line.excerpt:
+            item += f": {_esc(line.excerpt)}"
+        if line.url:
+            label = "full record in HubSpot" if line.trimmed else "HubSpot"
+            item += f' (<a href="{_esc(line.url)}">{label}</a>)'
+        items.append(item)
+    if omitted:
+        items.append(_esc(omitted_text(omitted)))
+    return items
 
 
 def _overview(brief: HandoffBrief) -> list[str]:

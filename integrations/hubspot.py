@@ -26,12 +26,15 @@ import requests
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from integrations.http import VendorHttp
+from integrations.hubspot_history import HistoryReader, RateWindow
 from integrations.ports import (
     CreatedRecord,
     DealContact,
     DealInStage,
     DealSearchPage,
     DealSnapshot,
+    HistoryEntry,
+    HistoryQuery,
     NotFound,
 )
 
@@ -82,6 +85,8 @@ class HubSpotConfig(BaseModel):
     token_env: str = "HUBSPOT_TOKEN"
     portal_id: str | None = None
     app_host: str = "https://app.hubspot.com"  # e.g. https://app-eu1.hubspot.com for EU portals
+    # Our share of the private app's 100 (Starter) / 190 (Pro) requests per 10 s, for history reads.
+    history_requests_per_10s: int = 90
 
     @field_validator("portal_id")
     @classmethod
@@ -106,6 +111,12 @@ class HubSpotCrm:
         self._config = config
         self._http = http
         self._clock = clock
+        self._history = HistoryReader(
+            http,
+            portal_id=config.portal_id,
+            app_host=config.app_host,
+            window=RateWindow(config.history_requests_per_10s),
+        )
 
     # --- deals ----------------------------------------------------------------------------------
 
@@ -228,6 +239,10 @@ class HubSpotCrm:
             return None
         host = self._config.app_host.rstrip("/")
         return f"{host}/contacts/{self._config.portal_id}/record/0-3/{deal_id}"
+
+    def deal_history(self, deal_id: str, query: HistoryQuery) -> tuple[HistoryEntry, ...]:
+        """Notes, calls, meetings (emails if asked) of the deal, its company and contacts."""
+        return self._history.read(_require_deal_id(deal_id), query)
 
     # --- owners ---------------------------------------------------------------------------------
 

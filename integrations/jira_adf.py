@@ -12,6 +12,7 @@ from typing import Any
 
 # The wording of billing, contacts, times and markers is shared with the Asana adapter so both
 # tools describe a handoff identically.
+from integrations.brief_history import HISTORY_TITLE, history_lines, omitted_text
 from integrations.brief_text import billing_lines, contact_line, marker_tag, utc_text
 from integrations.ports import HandoffBrief, ThreadComment
 
@@ -107,11 +108,30 @@ def brief_description(brief: HandoffBrief) -> Node:
         blocks.append(paragraph(labelled("Kickoff date", brief.kickoff_date.isoformat())))
     if brief.billing:
         blocks += section("Billing", [lines(line) for line in billing_lines(brief)])
+    if brief.history:
+        blocks += section(HISTORY_TITLE, _history_items(brief))
     links = [_link("Slack thread", brief.slack_thread_url), _link("CRM deal", brief.crm_deal_url)]
     if any(links):
         blocks += section("Links", [link for link in links if link])
     blocks.append(paragraph(text(f"Created by Handoff {marker_tag(brief.marker)}")))
     return doc(blocks)
+
+
+def _history_items(brief: HandoffBrief) -> list[list[Node]]:
+    """Each entry cited (type, date, author), its title and excerpt, and a link to the record."""
+    entries, omitted = history_lines(brief)
+    items: list[list[Node]] = []
+    for line in entries:
+        item = text(f"[{line.number}] {line.citation}", strong=True) + text(f" — {line.title}")
+        if line.excerpt:
+            item += text(f": {line.excerpt}")
+        if line.url:
+            label = "full record in HubSpot" if line.trimmed else "HubSpot"
+            item += text(" (") + text(label, href=line.url) + text(")")
+        items.append(item)
+    if omitted:
+        items.append(text(omitted_text(omitted)))
+    return items
 
 
 def _link(label: str, url: str | None) -> list[Node]:

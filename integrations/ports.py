@@ -74,6 +74,31 @@ class BillingTerms(Record):
         return max(1, -(-months // step))
 
 
+HistoryKind = Literal["note", "email", "call", "meeting"]
+HISTORY_KINDS: tuple[HistoryKind, ...] = ("note", "call", "meeting", "email")
+
+
+class HistoryEntry(Record):
+    """One engagement from the deal's CRM history (a note, call, meeting or email), for citing."""
+
+    kind: HistoryKind
+    source_id: str = Field(description="stable CRM reference, e.g. 'note:8123'")
+    occurred_at: datetime
+    author: str | None = None
+    title: str
+    body: str = Field(description="plain text, HTML stripped and length-capped")
+    url: str | None = None
+
+
+class HistoryQuery(Record):
+    """What to read: which kinds, since when (None: since the deal was created), how many."""
+
+    kinds: tuple[HistoryKind, ...] = ("note", "call", "meeting")
+    since: datetime | None = None
+    max_entries: int = Field(default=50, ge=1, le=500)
+    body_cap: int = Field(default=2000, ge=100, le=20000)
+
+
 class BriefItem(Record):
     label: str
     value: str
@@ -102,6 +127,7 @@ class HandoffBrief(Record):
     billing: BillingTerms | None = None
     slack_thread_url: str | None = None
     crm_deal_url: str | None = None
+    history: tuple[HistoryEntry, ...] = ()  # the deal's CRM history, newest first (ops tools)
 
     def billing_contact(self) -> Contact | None:
         """The contact finance invoices: the one whose role mentions billing, else the first."""
@@ -214,6 +240,10 @@ class Crm(Protocol):
     def add_deal_note(self, deal_id: str, html_body: str, marker: str) -> CreatedRecord: ...
 
     def deal_url(self, deal_id: str) -> str | None: ...
+
+    def deal_history(self, deal_id: str, query: HistoryQuery) -> tuple[HistoryEntry, ...]:
+        """The deal's engagements (and its company's and contacts'), newest first."""
+        ...
 
 
 class OpsTool(Protocol):

@@ -201,8 +201,6 @@ class OutboxJob(Base):
     # Jobs run concurrently per lane ("slack", "hubspot", "asana", ...): Slack never queues
     # behind a slow vendor, and each vendor lane has its own concurrency cap.
     lane: Mapped[str] = mapped_column(String(24), default="default")
-    # The idempotency key of a job that must finish (done or dead) before this one runs.
-    after_key: Mapped[str | None] = mapped_column(String(160))
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
@@ -215,6 +213,17 @@ class OutboxJob(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class OutboxWait(Base):
+    """A job waits for another (by idempotency key) to finish, done or dead, before it runs."""
+
+    __tablename__ = "outbox_waits"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    after_key: Mapped[str] = mapped_column(String(160), primary_key=True)
 
 
 class AuditEvent(Base):
@@ -322,3 +331,39 @@ class SweepWatermark(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     modified_after: Mapped[datetime]
     swept_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DealHistoryEntry(Base):
+    """One CRM engagement (note, call, meeting, email) stored with a handoff, to be cited."""
+
+    __tablename__ = "deal_history_entries"
+    __table_args__ = (UniqueConstraint("handoff_id", "source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # note, call, meeting, email
+    source_id: Mapped[str] = mapped_column(String(64))  # e.g. "note:8123"
+    occurred_at: Mapped[datetime]
+    author: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HistoryDraft(Base):
+    """Drafts of a handoff's essay fields written from its history by the organisation's model."""
+
+    __tablename__ = "history_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16))  # "ready" or "failed"
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> draft text
+    citations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> [source ids]
+    note: Mapped[str | None] = mapped_column(Text)  # why there is no draft, for the form
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,7 @@ from storage.models import (
     Obligation,
     OutboxJob,
     OutboxStatus,
+    OutboxWait,
     RateBucket,
     ThreadMessage,
     utcnow,
@@ -138,12 +139,12 @@ class Repository:
         payload: dict[str, Any] | None = None,
         *,
         run_at: datetime | None = None,
-        after: str | None = None,
+        after: str | Sequence[str] = (),
     ) -> OutboxJob | None:
         """Add an outbox job unless one with the same idempotency key exists.
 
-        `after` is the key of a job whose outcome this one needs: it is not claimed until that
-        job is done or dead (no polling), and runs at once if that job does not exist.
+        `after` names the keys of jobs whose outcome this one needs: it is not claimed until
+        each is done or dead (no polling); a key with no job does not hold it back.
         """
         existing = self.session.scalars(select(OutboxJob).where(OutboxJob.idempotency_key == key))
         if existing.first() is not None:
@@ -154,7 +155,6 @@ class Repository:
             handoff_id=handoff.id if handoff else None,
             action=action,
             lane=self.lane_of(action, payload),
-            after_key=after,
             idempotency_key=key,
             payload=payload,
             created_at=now,
@@ -162,6 +162,8 @@ class Repository:
         )
         if not self.insert_if_absent(job):
             return None
+        for after_key in dict.fromkeys([after] if isinstance(after, str) else after):
+            self.session.add(OutboxWait(job_id=job.id, after_key=after_key))
         if self._is_postgresql():
             # Delivered on commit (and never if the transaction rolls back).
             self.session.execute(
@@ -180,7 +182,7 @@ class Repository:
     ) -> Sequence[OutboxJob]:
         """Claim due jobs for `worker`; expired leases (a crashed worker) are due again.
 
-        A job waiting for another (`after_key`) is due only once that one has finished.
+        A job waiting for others (`outbox_waits`) is due only once they have finished.
         """
         due = or_(
             and_(OutboxJob.status == OutboxStatus.PENDING, OutboxJob.next_attempt_at <= now),
@@ -203,6 +205,13 @@ class Repository:
 
     def job(self, job_id: int) -> OutboxJob | None:
         return self.session.get(OutboxJob, job_id)
+
+    def active_job_keys(self, action: str) -> list[str]:
+        """Keys of the jobs of one action still pending or running."""
+        stmt = select(OutboxJob.idempotency_key).where(
+            OutboxJob.action == action, OutboxJob.status.in_(ACTIVE)
+        )
+        return list(self.session.scalars(stmt))
 
     def jobs_for(self, handoff_id: int) -> Sequence[OutboxJob]:
         stmt = select(OutboxJob).where(OutboxJob.handoff_id == handoff_id).order_by(OutboxJob.id)
@@ -274,9 +283,13 @@ class Repository:
 
 
 def _waiting_for_another_job() -> Any:
-    """A job whose `after_key` names a job still pending or running."""
+    """A job that waits for a job still pending or running."""
     parent = aliased(OutboxJob)
-    return exists().where(parent.idempotency_key == OutboxJob.after_key, parent.status.in_(ACTIVE))
+    return exists().where(
+        OutboxWait.job_id == OutboxJob.id,
+        parent.idempotency_key == OutboxWait.after_key,
+        parent.status.in_(ACTIVE),
+    )
 
 
 def _eager() -> tuple[Any, ...]:

@@ -8,7 +8,7 @@ from bot.wiring import Services
 
 
 def register_listeners(app: App, services: Services) -> None:
-    from bot.listeners import commands, form, handoff_message, home, reminders, thread
+    from bot.listeners import commands, form, handoff_message, history, home, reminders, thread
 
-    for module in (form, handoff_message, thread, commands, home, reminders):
+    for module in (form, handoff_message, thread, commands, home, reminders, history):
         module.register(app, services)

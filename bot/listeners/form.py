@@ -17,8 +17,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.ids import Action
+from bot.listeners.history import form_with_history, insert_context, readonly_view, with_context
 from bot.listeners.offload import offload
-from bot.render.timeline import timeline_blocks
 from bot.services.handoffs import HandoffError
 from bot.services.prefill import Opening, fetched_opening, stored_opening
 from bot.wiring import Services
@@ -30,8 +30,6 @@ from storage.models import Handoff, HandoffStatus
 log = logging.getLogger(__name__)
 
 FORM_CALLBACKS = re.compile(r"^handoff_form\.")
-MAX_VIEW_BLOCKS = 100
-TIMELINE_BLOCKS = 3
 SNAPSHOT_MAX_AGE = timedelta(hours=1)  # older: refreshed in the background for next time
 
 
@@ -77,12 +75,12 @@ def stored_view(services: Services, handoff_id: int, user_id: str) -> dict[str, 
     if refusal:
         return error_view("Handoff", refusal).to_dict()
     if handoff.status != HandoffStatus.AWAITING_FORM:
-        return _readonly_view(services, handoff)
+        return readonly_view(services, handoff)
     opening = stored_opening(handoff, services.crm)
     if opening is None:
         return None
     _refresh_if_stale(services, handoff)
-    return _form_view(handoff, opening)
+    return _form_view(services, handoff, opening)
 
 
 def fill_from_crm(services: Services, client: WebClient, view_id: str, handoff_id: int) -> None:
@@ -97,26 +95,18 @@ def fill_from_crm(services: Services, client: WebClient, view_id: str, handoff_i
             deal_name=opening.deal.name,
             snapshot=opening.deal.model_dump(mode="json"),
         )
-    client.views_update(view_id=view_id, view=_form_view(handoff, opening))
+    client.views_update(view_id=view_id, view=_form_view(services, handoff, opening))
 
 
-def _form_view(handoff: Handoff, opening: Opening) -> dict[str, Any]:
+def _form_view(services: Services, handoff: Handoff, opening: Opening) -> dict[str, Any]:
+    """The form with any drafts from the deal history and its "What the CRM already says"
+    list; all read from the database."""
+    values, note, context = form_with_history(services, handoff, opening.values, opening.note)
     view = get_form(handoff.kind).build_modal(
-        opening.values, private_metadata=metadata(handoff.id), errors_summary=opening.note
+        values, private_metadata=metadata(handoff.id), errors_summary=note
     )
     log.info("form_opened handoff=%s prefilled=%s", handoff.id, opening.deal is not None)
-    return view.to_dict()
-
-
-def _readonly_view(services: Services, handoff: Handoff) -> dict[str, Any]:
-    spec = get_form(handoff.kind)
-    model = spec.model.model_validate(handoff.form_payload or {})
-    readonly = spec.readonly_view(model, private_metadata=metadata(handoff.id)).to_dict()
-    with services.uow() as uow:
-        events = uow.repo.timeline(handoff.id)
-    if MAX_VIEW_BLOCKS - len(readonly["blocks"]) >= TIMELINE_BLOCKS:
-        readonly["blocks"] += timeline_blocks(events)
-    return readonly
+    return insert_context(view.to_dict(), context)
 
 
 def _refresh_if_stale(services: Services, handoff: Handoff) -> None:
@@ -143,7 +133,7 @@ def _modal(services: Services, view: dict[str, Any], note: str | None = None) ->
     modal = get_form(handoff.kind).build_modal(
         values, private_metadata=view["private_metadata"], errors_summary=note
     )
-    return modal.to_dict()
+    return with_context(services, handoff.id, modal.to_dict())  # keeps the CRM history list
 
 
 def register(app: App, services: Services) -> None:

@@ -14,6 +14,7 @@ POST_HANDOFF_MESSAGE = "handoff.post"  # the handoff message in the channel: the
 RENDER_HANDOFF = "handoff.render"  # re-render the handoff message after a change
 ANNOUNCE_COMPLETE = "handoff.complete"
 MENTION_SENDER = "thread.mention_sender"
+THREAD_REPLAY = "thread.replay"  # a reply that came before its handoff message's ts was stored
 CREATE_RECORD = "record.create"
 MIRROR_COMMENT = "record.mirror"
 CRM_NOTE = "crm.note"

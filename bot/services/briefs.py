@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ from integrations.ports import (
     BriefSection,
     Contact,
     HandoffBrief,
+    HistoryEntry,
     ThreadComment,
 )
 from storage.models import Handoff, HandoffKind, ThreadMessage
@@ -72,6 +73,7 @@ def build_brief(
     slack_thread_url: str | None,
     crm_deal_url: str | None,
     names: NameLookup,
+    history: Sequence[HistoryEntry] = (),
 ) -> HandoffBrief:
     """Every captured field, as readable sections plus the structured parts tools act on."""
     spec = get_form(handoff.kind)
@@ -108,6 +110,7 @@ def build_brief(
         sections=sections,
         slack_thread_url=slack_thread_url,
         crm_deal_url=crm_deal_url,
+        history=tuple(history),
         **structured,
     )
 

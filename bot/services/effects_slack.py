@@ -148,6 +148,20 @@ class SlackEffects(EffectsBase):
         )
         return {"ts": posted.ts}
 
+    def replay_thread_message(self, ctx: JobContext) -> dict[str, Any]:
+        """Record a reply that arrived before its handoff message's ts was stored."""
+        p = ctx.payload
+        user = str(p["user"])
+        recorded = self.handoffs.record_thread_message(
+            str(p["channel"]),
+            str(p["thread_ts"]),
+            str(p["ts"]),
+            user,
+            str(p["text"]),
+            receivers=self.teams.teams_of(user),
+        )
+        return {"recorded": recorded}
+
     # --- plain Slack posts ----------------------------------------------------------------------
 
     def slack_post(self, ctx: JobContext) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.config import OrgConfig
 from bot.render.mrkdwn import escape
+from bot.services import history
 from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext
@@ -54,6 +55,8 @@ class VendorEffects(EffectsBase):
             slack_thread_url=self._thread_url(handoff),
             crm_deal_url=self._deal_url(handoff),
             names=self.slack.user_name,
+            # Ops records carry the deal's CRM history; finance tools have no place for it.
+            history=history.load_history(self.uow, handoff.id) if team in self.tools.ops else (),
         )
         look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
         # The job's own key: stable across its retries, fresh for a Retry click (a new job), since

@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from bot.config import OrgConfig
-from bot.services import actions
+from bot.services import actions, history
 from bot.services.obligations import ObligationBook
 from bot.services.ports import Clock
 from integrations.ports import CreatedRecord
+from integrations.registry import OPS_VENDORS
 from storage.models import (
     ExternalRecord,
     Handoff,
@@ -144,6 +145,7 @@ class HandoffService:
         self._hold_stage(repo, handoff, event_id)
         self._fetch_snapshot(repo, handoff)
         repo.enqueue(handoff, actions.NOTIFY_OWNER, f"notify-owner:{handoff.id}")
+        history.enqueue_fetch(repo, handoff)
         return GateOutcome(handoff.id, "created")
 
     def refresh_snapshot(self, handoff_id: int) -> None:
@@ -198,6 +200,7 @@ class HandoffService:
                 return found.id, False
             repo.audit(handoff, user_id, "started_manually", deal_id=deal_id)
             self._assign_sender(repo, handoff, user_id, now)
+            history.enqueue_fetch(repo, handoff)
             uow.commit()
         self.kick()
         return handoff.id, True
@@ -337,13 +340,17 @@ class HandoffService:
                 continue
             # One external record per receiving team with a tool; its target is the team key.
             handoff.external_records.append(ExternalRecord(target=team, vendor=tool.vendor))
-            # After the handoff message: the record links its Slack thread.
+            # After the handoff message (the record links its Slack thread) and, for an ops
+            # record, after the deal history is read (the record cites it).
+            waits = [actions.post_key(hid)]
+            if tool.vendor in OPS_VENDORS:
+                waits.append(history.fetch_key(hid))
             repo.enqueue(
                 handoff,
                 actions.CREATE_RECORD,
                 actions.record_key(hid, team),
                 {"team": team},
-                after=actions.post_key(hid),
+                after=waits,
             )
         self._note_when_settled(repo, handoff)
 
@@ -417,7 +424,28 @@ class HandoffService:
             repo = uow.repo
             handoff = repo.handoff_for_thread(channel_id, thread_ts)
             if handoff is None:
-                return False
+                # Slack may deliver a reply between posting a handoff message and our storing
+                # its ts: keep the reply, and record it again once those posts have finished.
+                posting = repo.active_job_keys(actions.POST_HANDOFF_MESSAGE)
+                if not posting:
+                    return False  # a thread that is no handoff's
+                repo.enqueue(
+                    None,
+                    actions.THREAD_REPLAY,
+                    f"replay:{channel_id}:{ts}",
+                    {
+                        "channel": channel_id,
+                        "thread_ts": thread_ts,
+                        "ts": ts,
+                        "user": user_id,
+                        "text": text,
+                    },
+                    after=posting,
+                )
+                uow.commit()
+                self.kick()
+                log.info("thread_message_deferred thread=%s ts=%s", thread_ts, ts)
+                return True
             is_sender = user_id == handoff.sender_user_id
             asking_teams = [t for t in receivers if t in handoff.receiving_teams]
             message = ThreadMessage(

@@ -54,6 +54,7 @@ _SLACK_ACTIONS = {
     actions.RENDER_HANDOFF,
     actions.ANNOUNCE_COMPLETE,
     actions.MENTION_SENDER,
+    actions.THREAD_REPLAY,
     actions.SLACK_POST,
     actions.HOME_PUBLISH,
 }
@@ -74,7 +75,7 @@ class LaneRouter:
     def __call__(self, action: str, payload: dict[str, Any]) -> str:
         if action in _SLACK_ACTIONS:
             return SLACK
-        if action in _CRM_ACTIONS:
+        if action in _CRM_ACTIONS or action.startswith("crm."):  # e.g. the history read
             return "hubspot"
         if action in _RECORD_ACTIONS:
             team = str(payload.get("team") or payload.get("target") or "")

@@ -175,3 +175,34 @@ def test_thread_mirror_repeated_after_a_crash_posts_one_story(
         j for j in world.jobs(handoff_id, actions.MIRROR_COMMENT) if j.payload["target"] == "ops"
     ]
     assert job.uncertain and mirrored(world)[0]["ops"]
+
+
+def test_thread_reply_before_the_handoff_message_ts_is_stored_is_kept(worlds: WorldFactory) -> None:
+    world = worlds("asana", "quickbooks")
+    replies: list[dict[str, Any]] = []
+
+    def reply_at_once(posted: Any) -> None:
+        # Slack has posted the handoff message; the app has not stored its ts yet.
+        if posted.channel == HANDOFF_CHANNEL and posted.thread_ts is None and not replies:
+            event = {
+                "type": "message",
+                "channel": HANDOFF_CHANNEL,
+                "user": OPS_MEMBER,
+                "text": "Is the kickoff date firm?",
+                "ts": "1800000000.000100",
+                "thread_ts": posted.ts,
+                "parent_user_id": "UBOT",
+                "event_ts": "1800000000.000100",
+                "channel_type": "channel",
+            }
+            replies.append(event)
+            assert world.h.event(event).status == 200
+
+    world.h.slack.on_post = reply_at_once
+    handoff_id = world.submit()
+    world.settle()
+
+    assert replies, "the handoff message was never posted"
+    [message] = [m for m in world.handoff(handoff_id).messages]
+    assert (message.slack_ts, message.is_question) == ("1800000000.000100", True)
+    assert "Is the kickoff date firm?" in world.message(handoff_id)

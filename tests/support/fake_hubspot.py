@@ -19,7 +19,10 @@ class FakeHubSpot:
     companies: dict[str, dict[str, str]] = field(default_factory=dict)
     owners: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # engagement id -> {"kind": "notes"|"calls"|..., "properties": {...}, "on": [(type, id)...]}
+    engagements: dict[str, dict[str, Any]] = field(default_factory=dict)
     stage_changes: list[tuple[str, str]] = field(default_factory=list)
+    page_size: int = 500  # associations per page, lowered by tests to exercise paging
     fail_next: list[Reply] = field(default_factory=list)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     pipelines: dict[str, dict[str, str]] = field(
@@ -64,7 +67,12 @@ class FakeHubSpot:
             contact_ids.append(cid)
         company_id = str(next(self._ids))
         self.companies[company_id] = {"name": company}
-        self.owners[owner_id] = {"id": owner_id, "email": owner_email, "firstName": "Sam"}
+        self.owners[owner_id] = {
+            "id": owner_id,
+            "email": owner_email,
+            "firstName": "Sam",
+            "lastName": "Seller",
+        }
         self.deals[deal_id] = {
             "properties": {
                 "dealname": name,
@@ -98,6 +106,84 @@ class FakeHubSpot:
         props["hs_lastmodifieddate"] = stamp
         props[f"hs_v2_date_entered_{stage}"] = stamp
 
+    def add_engagement(
+        self,
+        kind: str,
+        *,
+        on: tuple[tuple[str, str], ...],
+        timestamp: str,
+        owner_id: str | None = "501",
+        **properties: str,
+    ) -> str:
+        """An engagement (`notes`, `calls`, `meetings`, `emails`) on records: (("deals", id),)."""
+        engagement_id = str(next(self._ids))
+        props = {"hs_timestamp": timestamp, **properties}
+        if owner_id:
+            props["hubspot_owner_id"] = owner_id
+        self.engagements[engagement_id] = {"kind": kind, "properties": props, "on": list(on)}
+        return engagement_id
+
+    def company_of(self, deal_id: str) -> str:
+        return str(self.deals[deal_id]["companies"][0])
+
+    def contacts_of(self, deal_id: str) -> list[str]:
+        return [str(c) for c in self.deals[deal_id]["contacts"]]
+
+    def _associations(self, request: Recorded, from_type: str, from_id: str, to: str) -> Reply:
+        """v4 associations list, paged by `limit` (at most 500) and an opaque `after` cursor."""
+        ids = [
+            i
+            for i, e in self.engagements.items()
+            if e["kind"] == to and (from_type, from_id) in e["on"]
+        ]
+        if from_type == "deals" and to == "notes":
+            ids += [n for n, note in self.notes.items() if note["deal"] == from_id]
+        limit = int(request.query.get("limit", ["500"])[0])
+        assert limit <= 500, "HubSpot caps an associations page at 500"
+        limit = min(limit, self.page_size)
+        start = int(request.query.get("after", ["0"])[0])
+        page = ids[start : start + limit]
+        body: dict[str, Any] = {
+            "results": [
+                {
+                    "toObjectId": int(i),
+                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 1}],
+                }
+                for i in page
+            ]
+        }
+        if start + limit < len(ids):
+            body["paging"] = {"next": {"after": str(start + limit), "link": "?after="}}
+        return Reply(200, body)
+
+    def _batch_read_engagements(self, request: Recorded, kind: str) -> Reply:
+        """batch/read: only the asked properties come back; unknown ids are left out."""
+        inputs = request.json["inputs"]
+        assert len(inputs) <= 100, "HubSpot batch/read takes at most 100 inputs"
+        wanted = request.json.get("properties") or []
+        results = []
+        for item in inputs:
+            engagement = self.engagements.get(item["id"])
+            if engagement is not None and engagement["kind"] == kind:
+                props = engagement["properties"]
+                results.append(
+                    {
+                        "id": item["id"],
+                        "properties": {p: props.get(p) for p in wanted},
+                        "createdAt": "2026-11-01T10:00:00.000Z",
+                        "updatedAt": "2026-11-01T10:00:00.000Z",
+                        "archived": False,
+                    }
+                )
+            elif kind == "notes" and item["id"] in self.notes:
+                results.append(
+                    {
+                        "id": item["id"],
+                        "properties": {"hs_note_body": self.notes[item["id"]]["body"]},
+                    }
+                )
+        return Reply(200, {"status": "COMPLETE", "results": results})
+
     def _handle(self, request: Recorded) -> Reply:
         if self.fail_next:
             return self.fail_next.pop(0)
@@ -109,6 +195,14 @@ class FakeHubSpot:
                 200,
                 {"results": [{"id": k, "label": "Sales pipeline"} for k in self.pipelines]},
             )
+        if match := re.fullmatch(
+            r"/crm/v4/objects/(deals|companies|contacts)/(\d+)/associations/"
+            r"(notes|calls|meetings|emails)",
+            path,
+        ):
+            return self._associations(request, *match.groups())
+        if match := re.fullmatch(r"/crm/v3/objects/(notes|calls|meetings|emails)/batch/read", path):
+            return self._batch_read_engagements(request, match.group(1))
         if match := re.fullmatch(r"/crm/v3/objects/deals/(\d+)", path):
             deal = self.deals.get(match.group(1))
             if deal is None:
@@ -155,21 +249,6 @@ class FakeHubSpot:
         if match := re.fullmatch(r"/crm/v3/owners/(\d+)", path):
             owner = self.owners.get(match.group(1))
             return Reply(200, owner) if owner else Reply(404, {"message": "not found"})
-        if match := re.fullmatch(r"/crm/v4/objects/deals/(\d+)/associations/notes", path):
-            ids = [n for n, note in self.notes.items() if note["deal"] == match.group(1)]
-            return Reply(200, {"results": [{"toObjectId": int(i)} for i in ids]})
-        if path == "/crm/v3/objects/notes/batch/read":
-            ids = [i["id"] for i in request.json["inputs"]]
-            return Reply(
-                200,
-                {
-                    "results": [
-                        {"id": i, "properties": {"hs_note_body": self.notes[i]["body"]}}
-                        for i in ids
-                        if i in self.notes
-                    ]
-                },
-            )
         if path == "/crm/v3/objects/notes" and request.method == "POST":
             note_id = str(next(self._ids))
             body = request.json

@@ -102,6 +102,9 @@ class FakeSlack:
     # Socket Mode: where `apps.connections.open` sends the app (FakeSocketMode.connection_url).
     socket_mode_url: Callable[[], str] | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Called with each posted message before Slack answers the app (tests of what can happen
+    # between Slack posting a message and the app storing its ts).
+    on_post: Callable[[Posted], None] | None = None
     server: StubServer | None = None
 
     def serving(self) -> StubServer:
@@ -204,9 +207,10 @@ class FakeSlack:
         channel = str(args["channel"])
         if channel.removeprefix("D-") in self.unreachable:
             return {"error": "channel_not_found"}
-        self.messages.append(
-            Posted(channel, ts, str(args.get("text", "")), blocks, args.get("thread_ts"))
-        )
+        posted = Posted(channel, ts, str(args.get("text", "")), blocks, args.get("thread_ts"))
+        self.messages.append(posted)
+        if self.on_post is not None:  # runs before the app hears back: a race window
+            self.on_post(posted)
         return {"channel": channel, "ts": ts, "message": {"ts": ts}}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -23,11 +23,22 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("lane", sa.String(length=24), nullable=False, server_default="default")
         )
-        batch.add_column(sa.Column("after_key", sa.String(length=160), nullable=True))
         batch.drop_index("ix_outbox_due")
         batch.create_index("ix_outbox_due", ["lane", "status", "next_attempt_at"], unique=False)
     with op.batch_alter_table("outbox_jobs") as batch:
         batch.alter_column("lane", server_default=None)
+    op.create_table(
+        "outbox_waits",
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("after_key", sa.String(length=160), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"],
+            ["outbox_jobs.id"],
+            name=op.f("fk_outbox_waits_job_id_outbox_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("job_id", "after_key", name=op.f("pk_outbox_waits")),
+    )
     with op.batch_alter_table("handoffs") as batch:
         batch.add_column(sa.Column("crm_snapshot", sa.JSON(), nullable=True))
         batch.add_column(
@@ -53,6 +64,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rate_buckets")
+    op.drop_table("outbox_waits")
     with op.batch_alter_table("locks") as batch:
         batch.drop_column("until")
         batch.drop_column("holder")
@@ -64,5 +76,4 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox_jobs") as batch:
         batch.drop_index("ix_outbox_due")
         batch.create_index("ix_outbox_due", ["status", "next_attempt_at"], unique=False)
-        batch.drop_column("after_key")
         batch.drop_column("lane")
