@@ -23,27 +23,31 @@ def terms(schedule: BillingSchedule = "monthly", **overrides: Any) -> BillingTer
 def invoices(billing: BillingTerms) -> list[PlannedInvoice]:
     """The plan for a schedule that bills by invoice, not by recurring template."""
     planned = plan(billing, "Acme rollout", "test")
-    assert isinstance(planned, list)
-    return planned
+    assert all(isinstance(doc, PlannedInvoice) for doc in planned)
+    return [doc for doc in planned if isinstance(doc, PlannedInvoice)]
 
 
 def test_monthly_over_a_year_is_one_recurring_template_of_equal_instalments() -> None:
     planned = plan(terms("monthly"), "Acme rollout", "test")
 
-    assert planned == Recurring(
-        description="Acme rollout: monthly instalment",
-        amount=Decimal("3000.00"),
-        step_months=1,
-        start=date(2027, 1, 1),
-        end=date(2027, 12, 31),
-    )
+    assert planned == [
+        Recurring(
+            description="Acme rollout: monthly instalment",
+            amount=Decimal("3000.00"),
+            step_months=1,
+            start=date(2027, 1, 1),
+            end=date(2027, 12, 31),
+            occurrences=12,
+            day_of_month=1,
+        )
+    ]
 
 
 def test_quarterly_steps_three_months() -> None:
-    planned = plan(terms("quarterly"), "Acme rollout", "test")
+    [planned] = plan(terms("quarterly"), "Acme rollout", "test")
 
     assert isinstance(planned, Recurring)
-    assert (planned.step_months, planned.amount) == (3, Decimal("9000.00"))
+    assert (planned.step_months, planned.amount, planned.occurrences) == (3, Decimal("9000.00"), 4)
 
 
 def test_recurring_that_would_bill_a_different_count_is_rejected() -> None:
@@ -119,7 +123,7 @@ def test_milestone_schedule_without_milestones_is_rejected() -> None:
 def test_amounts_with_more_than_two_decimals_are_rejected_naming_the_field(
     schedule: BillingSchedule, overrides: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(VendorRejected, match="more than two decimals") as raised:
+    with pytest.raises(VendorRejected, match="more than 2 decimals for GBP") as raised:
         plan(terms(schedule, **overrides), "Acme rollout", "quickbooks")
 
     assert (raised.value.vendor, raised.value.field) == ("quickbooks", field)
