@@ -150,6 +150,12 @@ class HubSpotOrg(Strict):
     accept_v1_signatures: bool = False
 
 
+class BillingOrg(Strict):
+    """How finance wants amounts split: which instalment carries what an even split leaves."""
+
+    remainder: Literal["first", "last"] = "last"
+
+
 class Route(Strict):
     """Who sends and who receives a kind of handoff."""
 
@@ -170,6 +176,7 @@ class OrgConfig(Strict):
     hubspot: HubSpotOrg
     slas: Slas = Slas()
     holidays: tuple[date, ...] = ()
+    billing: BillingOrg = BillingOrg()
 
     @model_validator(mode="after")
     def _routes_name_teams(self) -> OrgConfig:

@@ -45,6 +45,7 @@ class VendorEffects(EffectsBase):
             slack_thread_url=self._thread_url(handoff),
             crm_deal_url=self._deal_url(handoff),
             names=self.slack.user_name,
+            remainder=self.org.billing.remainder,
         )
         look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
         # The job's own key: stable across its retries, fresh for a Retry click (a new job), since
