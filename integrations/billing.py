@@ -33,7 +33,7 @@ Doc_co = TypeVar("Doc_co", covariant=True)
 class Recurring:
     """One template billing `amount` every `step_months` months, `occurrences` times.
 
-    The first invoice is dated `start`; none is dated after `end`. `day_of_month` is the day the
+    The first invoice is dated `start`, the last `end`. `day_of_month` is the day the
     schedule is anchored on (31 for a schedule from Jan 31, even when `start` is Feb 28).
     """
 
@@ -113,15 +113,15 @@ def recurring(billing: BillingTerms, title: str, vendor: str) -> list[Recurring 
     step = 1 if billing.schedule == "monthly" else 3
     description = f"{title}: {billing.schedule} instalment"
     odd = [index for index, amount in enumerate(amounts) if amount != regular]
+    # Each template ends on its own last instalment date, not the term end: a vendor whose day
+    # rule differs from ours at month ends must not find room for one more invoice.
     if not odd:
-        end = billing.term_end or dates[-1]
-        return [Recurring(description, regular, step, dates[0], end, len(dates), dates[0].day)]
+        return [
+            Recurring(description, regular, step, dates[0], dates[-1], len(dates), dates[0].day)
+        ]
     [at] = odd  # only the first or the last instalment carries the remainder
     even = dates[1:] if at == 0 else dates[:-1]
-    # Up to the day before the odd last instalment, so the template cannot bill that date too.
-    last_day = billing.term_end or dates[-1]  # check_recurring made sure the term has an end
-    end = last_day if at == 0 else dates[-1] - timedelta(days=1)
-    template = Recurring(description, regular, step, even[0], end, len(even), dates[0].day)
+    template = Recurring(description, regular, step, even[0], even[-1], len(even), dates[0].day)
     issued = dates[at]
     single = PlannedInvoice(
         2,

@@ -306,6 +306,15 @@ class _Bodies:
 
     def recurring(self, planned: Recurring) -> _Document:
         """A repeating invoice: the regular instalment every 1 or 3 months, `occurrences` times."""
+        if planned.start.day != planned.day_of_month:
+            # Xero repeats on the start date's day: from Feb 28 it would bill Mar 28, not Mar 31.
+            raise VendorRejected(
+                VENDOR,
+                f"Xero cannot repeat on day {planned.day_of_month} from {planned.start}: with "
+                "billing.remainder first, start the schedule on or before the 28th, or set "
+                "billing.remainder to last",
+                field="first_invoice_date",
+            )
         tag = document_tag(self.brief.marker, 1)
         body = self.common(planned.description, planned.amount, tag)
         body["Schedule"] = {

@@ -36,7 +36,7 @@ def test_monthly_over_a_year_is_one_recurring_template_of_equal_instalments() ->
             amount=Decimal("3000.00"),
             step_months=1,
             start=date(2027, 1, 1),
-            end=date(2027, 12, 31),
+            end=date(2027, 12, 1),
             occurrences=12,
             day_of_month=1,
         )

@@ -105,7 +105,7 @@ def test_quickbooks_monthly_creates_recurring_template_for_the_agreed_instalment
         "NumInterval": 1,
         "DayOfMonth": 1,
         "StartDate": "2027-01-01",
-        "EndDate": "2027-12-31",
+        "EndDate": "2027-12-01",
     }
     assert invoice["RecurringInfo"]["RecurType"] == "Automated"
     assert invoice["CurrencyRef"] == {"value": "GBP"}
@@ -132,7 +132,7 @@ def test_quickbooks_quarterly_bills_every_three_months(qbo: Harness) -> None:
     assert (schedule["NumInterval"], schedule["StartDate"], schedule["EndDate"]) == (
         3,
         "2027-01-01",
-        "2027-12-31",
+        "2027-10-01",
     )
     assert '"Amount":9000.00' in raw(post)
 

@@ -98,7 +98,7 @@ def test_xero_monthly_creates_repeating_invoice_for_the_agreed_instalments(xro: 
         "DueDate": 30,
         "DueDateType": "DAYSAFTERBILLDATE",
         "StartDate": "2027-01-01",
-        "EndDate": "2027-12-31",
+        "EndDate": "2027-12-01",
     }
     assert body["Type"] == "ACCREC"
     assert body["Status"] == "DRAFT"
@@ -133,7 +133,7 @@ def test_xero_quarterly_repeats_every_three_months(xro: Harness) -> None:
     [put] = xro.calls("PUT", "/RepeatingInvoices")
     schedule = only(put, "RepeatingInvoices")["Schedule"]
     assert (schedule["Period"], schedule["Unit"]) == (3, "MONTHLY")
-    assert (schedule["StartDate"], schedule["EndDate"]) == ("2027-01-01", "2027-12-31")
+    assert (schedule["StartDate"], schedule["EndDate"]) == ("2027-01-01", "2027-10-01")
     assert '"UnitAmount":9000.00' in raw(put)
 
 
