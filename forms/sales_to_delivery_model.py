@@ -173,9 +173,8 @@ class SalesToDeliveryForm(BaseModel):
         billed = len(schedule_dates(first, end, step))
         if billed != agreed:
             raise form_error(
-                f"The term holds {agreed} {info.data['schedule']} instalments, but invoicing "
-                f"from {fmt_date(first)} to {fmt_date(end)} gives {billed}: invoice from the "
-                f"term start ({fmt_date(start)}) or change the term"
+                f"The term holds {agreed} {info.data['schedule']} instalments; from "
+                f"{fmt_date(first)} only {billed} fit. Invoice from {fmt_date(start)}"
             )
         value, currency = info.data.get("contract_value"), info.data.get("currency")
         if value is not None and currency is not None:
