@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from forms import money as form_money
@@ -309,14 +309,12 @@ def assert_exact_schedule(billing: BillingTerms, instalments: list[tuple[date, D
     assert days == list(billing.instalment_dates())
 
 
-@settings(max_examples=300, deadline=None)
 @given(recurring_briefs())
 def test_property_plan_bills_the_contract_value_exactly(brief: HandoffBrief) -> None:
     billing = billing_of(brief)
     assert_exact_schedule(billing, billed(plan(billing, "Acme", "test")))
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     first=st.dates(min_value=date(2024, 1, 1), max_value=date(2032, 12, 31)),
     end_after=st.integers(min_value=0, max_value=1200),
@@ -339,7 +337,6 @@ def _iso(text: str) -> date:
     return date.fromisoformat(text)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(recurring_briefs())
 def test_property_quickbooks_bodies_bill_the_contract_value_exactly(brief: HandoffBrief) -> None:
     billing = billing_of(brief)
@@ -365,7 +362,6 @@ def test_property_quickbooks_bodies_bill_the_contract_value_exactly(brief: Hando
     assert_exact_schedule(billing, sorted(instalments))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(recurring_briefs())
 def test_property_xero_bodies_bill_the_contract_value_exactly(brief: HandoffBrief) -> None:
     billing = billing_of(brief)
