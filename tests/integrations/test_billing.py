@@ -129,6 +129,8 @@ def test_milestone_schedule_without_milestones_is_rejected() -> None:
         ),
     ],
 )
+# exact_money quantizes to Decimal(1).scaleb(-places); quantize reads only the exponent, so a
+# mutant quantizing to Decimal(2).scaleb(-places) (0.02) behaves the same: equivalent.
 def test_amounts_with_more_than_two_decimals_are_rejected_naming_the_field(
     schedule: BillingSchedule, overrides: dict[str, Any], field: str
 ) -> None:
