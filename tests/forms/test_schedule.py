@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forms.ids import SalesToDeliveryField as F
-from forms.sales_to_delivery import SPEC, SalesToDeliveryForm
+from forms.money import minor_units
+from forms.sales_to_delivery import SPEC, SalesToDeliveryForm, billing
 from forms.schedule import schedule_dates
+from integrations.billing import plan
+from integrations.ports import BillingTerms, VendorRejected
+from tests.forms.conftest import SALES_VALUES
 
 MONTHLY_2027 = {
     F.SCHEDULE: "monthly",
@@ -99,3 +106,53 @@ def test_schedule_dates_clamp_to_month_ends_and_count_the_last_day(
     first: date, end: date, step: int, expected: list[date]
 ) -> None:
     assert list(schedule_dates(first, end, step)) == expected
+
+
+# --- the form and the adapters agree --------------------------------------------------------------
+
+
+@given(
+    start=st.dates(min_value=date(2025, 1, 1), max_value=date(2031, 12, 31)),
+    length=st.integers(min_value=1, max_value=1100),
+    first_offset=st.integers(min_value=-40, max_value=400),
+    schedule=st.sampled_from(["monthly", "quarterly"]),
+    currency=st.sampled_from(["GBP", "JPY", "KWD"]),
+    units=st.integers(min_value=1, max_value=10**9),
+)
+def test_property_form_accepts_exactly_the_schedules_finance_can_bill(
+    start: date, length: int, first_offset: int, schedule: str, currency: str, units: int
+) -> None:
+    end, first = start + timedelta(days=length), start + timedelta(days=first_offset)
+    value = Decimal(units).scaleb(-minor_units(currency))
+    values = {
+        **SALES_VALUES,
+        F.SCHEDULE: schedule,
+        F.CURRENCY: currency,
+        F.CONTRACT_VALUE: f"{value:f}",
+        F.TERM_START: start.isoformat(),
+        F.TERM_END: end.isoformat(),
+        F.FIRST_INVOICE_DATE: first.isoformat(),
+        F.EARLIEST_KICKOFF: start.isoformat(),
+    }
+
+    parsed = SPEC.parse(values)
+
+    terms = BillingTerms.model_validate(
+        billing(parsed)
+        if isinstance(parsed, SalesToDeliveryForm)
+        else {
+            "contract_value": value,
+            "currency": currency,
+            "schedule": schedule,
+            "first_invoice_date": first,
+            "payment_terms_days": 30,
+            "term_start": start,
+            "term_end": end,
+        }
+    )
+    try:
+        plan(terms, "Acme", "quickbooks")
+    except VendorRejected:
+        assert isinstance(parsed, dict) and set(parsed) == {F.FIRST_INVOICE_DATE}
+    else:
+        assert isinstance(parsed, SalesToDeliveryForm), parsed
