@@ -28,6 +28,7 @@ from integrations.billing import (
     money_json,
     plan,
 )
+from integrations.brief_text import billing_lines
 from integrations.ports import (
     MINOR_UNITS,
     BillingTerms,
@@ -403,3 +404,23 @@ def test_xero_refuses_a_template_it_would_repeat_on_a_clamped_day() -> None:
 
     with pytest.raises(VendorRejected, match=r"set billing\.remainder to last"):
         xero.plan_documents(brief, brief.billing, config)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"contract_value": Decimal("10000.00")},
+            "Schedule: Monthly, 11 invoices of GBP 833.33 and the last of GBP 833.37",
+        ),
+        (
+            {"contract_value": Decimal("100000"), "currency": "JPY", "remainder": "first"},
+            "Schedule: Monthly, 11 invoices of JPY 8,333 and the first of JPY 8,337",
+        ),
+        ({}, "Schedule: Monthly, 12 invoices of GBP 3,000.00"),
+    ],
+)
+def test_brief_text_states_the_split_for_the_ops_tools(
+    overrides: dict[str, Any], line: str
+) -> None:
+    assert line in billing_lines(make_brief("monthly", **overrides))
