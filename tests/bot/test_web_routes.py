@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.app import create_app
-from bot.web import MAX_WEBHOOK_BYTES, WebApp
+from bot.web import MAX_WEBHOOK_BYTES, WebApp, _reply
 from tests.bot.conftest import HUBSPOT_SECRET, Harness, won_event
 
 PUBLIC = "https://handoff.example.com"
@@ -201,3 +201,60 @@ def test_web_malformed_hubspot_body_is_400(harness: Harness) -> None:
     status, _, _ = _call(_web(harness), environ)
 
     assert status == "400 Bad Request"
+
+
+# --- found alive by ./scripts/mutation ------------------------------------------------------------
+# PEP 3333 guarantees PATH_INFO (may be empty) and REQUEST_METHOD, so their defaults only matter
+# for a request no server sends: a missing path or method routes to 404 whatever the default
+# (those mutants are equivalent), as is dropping path="/slack/events" from SlackRequestHandler
+# (its default) and reading 0 bytes when CONTENT_LENGTH is 0. wsgi.url_scheme and HTTP_HOST can
+# be absent in practice.
+
+
+def test_web_hubspot_signature_without_host_or_scheme_uses_http_localhost(deal: Harness) -> None:
+    web = _web(deal)
+    body = json.dumps([won_event("808", 3)]).encode()
+    timestamp = str(int(time.time() * 1000))
+    environ = _environ(
+        "/webhooks/hubspot",
+        body,
+        HTTP_X_HUBSPOT_SIGNATURE_V3=_signature(
+            "http://localhost/webhooks/hubspot", body, timestamp
+        ),
+        HTTP_X_HUBSPOT_REQUEST_TIMESTAMP=timestamp,
+    )
+    del environ["HTTP_HOST"], environ["wsgi.url_scheme"]
+
+    assert _call(web, environ)[0] == "200 OK"
+
+
+def test_web_hubspot_public_url_keeps_its_path(deal: Harness) -> None:
+    web = _web(deal, "https://edge.example.com/HX/")
+
+    status, _ = _hubspot(web, "https://edge.example.com/HX/webhooks/hubspot")
+
+    assert status == "200 OK"
+
+
+def test_web_hubspot_without_content_length_reads_no_body(harness: Harness) -> None:
+    timestamp = str(int(time.time() * 1000))
+    environ = _environ(
+        "/webhooks/hubspot",
+        HTTP_X_HUBSPOT_SIGNATURE_V3=_signature(
+            "http://10.0.0.7:8000/webhooks/hubspot", b"", timestamp
+        ),
+        HTTP_X_HUBSPOT_REQUEST_TIMESTAMP=timestamp,
+    )
+    environ["wsgi.input"] = io.BytesIO(b"[1]")  # never read: no CONTENT_LENGTH
+
+    status, _, payload = _call(_web(harness), environ)
+
+    # Signed for an empty body, so the signature matches and the empty body is malformed.
+    assert (status, payload) == ("400 Bad Request", {"error": "body is not valid JSON"})
+    assert environ["wsgi.input"].tell() == 0
+
+
+def test_web_reply_with_an_unlisted_status_has_no_reason_phrase() -> None:
+    seen: list[str] = []
+    _reply(lambda status, headers: seen.append(status), 500, {})
+    assert seen == ["500 "]
