@@ -439,7 +439,7 @@ def test_delivery_jira_and_xero_get_one_fully_populated_record_each(worlds: Worl
         "DueDate": 30,
         "DueDateType": "DAYSAFTERBILLDATE",
         "StartDate": "2027-01-01",
-        "EndDate": "2027-12-31",
+        "EndDate": "2027-10-01",  # the last instalment: 1 Oct
     }
     assert repeating["CurrencyCode"] == "GBP"
     assert repeating["Reference"] == "PO-7781"
