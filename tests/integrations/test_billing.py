@@ -271,8 +271,9 @@ def test_describe_terms_states_the_schedule_and_split(
 
 def test_money_json_leaves_strings_alone_and_writes_utf8() -> None:
     # A string that looks like an encoded amount stays a string; only our Decimals become numbers.
-    # (The nonce's length or the exact check `< -2` vs `<= -2` change nothing visible: those
-    # mutants are equivalent.)
+    # Equivalent mutants of money_json: the nonce's length (token_hex(9) or its default), `< -2`
+    # vs `<= -2` (an amount with exactly two decimals is written the same either way), and
+    # ensure_ascii=None (falsy, like False).
     assert money_json({"a": "None1.50", "b": "Zoë", "c": Decimal("7")}) == (
         '{"a":"None1.50","b":"Zoë","c":7.00}'.encode()
     )

@@ -410,6 +410,8 @@ def test_check_signature_v1_mismatch_says_so() -> None:
     assert (result.ok, result.version, result.reason) == (False, "v1", "mismatch")
 
 
+# A missing version header defaults to "" before matching "v1"/"v2"; any other default that is
+# neither ("XXXX") refuses the same way: that mutant is equivalent.
 def test_check_signature_without_a_declared_legacy_version_is_refused() -> None:
     headers = {"X-HubSpot-Signature": _case("v1")["expected"]}
     result = _check(headers, allow_legacy=True)
