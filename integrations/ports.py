@@ -57,10 +57,6 @@ class BillingTerms(Record):
         default="last", description="which instalment carries the minor units an even split leaves"
     )
 
-    def minor_unit(self) -> Decimal:
-        """The smallest amount the currency bills: 0.01 for GBP, 1 for JPY, 0.001 for KWD."""
-        return Decimal(1).scaleb(-minor_units(self.currency))
-
     def instalment_dates(self) -> tuple[date, ...]:
         """The recurring invoice dates from the first invoice date to the term end, inclusive."""
         if self.schedule not in ("monthly", "quarterly") or self.term_end is None:

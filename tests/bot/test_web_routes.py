@@ -206,9 +206,9 @@ def test_web_malformed_hubspot_body_is_400(harness: Harness) -> None:
 # --- found alive by ./scripts/mutation ------------------------------------------------------------
 # PEP 3333 guarantees PATH_INFO (may be empty) and REQUEST_METHOD, so their defaults only matter
 # for a request no server sends: a missing path or method routes to 404 whatever the default, and
-# _full_uri only runs once the path is /webhooks/hubspot (those mutants are equivalent), as is dropping path="/slack/events" from SlackRequestHandler
-# (its default) and reading 0 bytes when CONTENT_LENGTH is 0. wsgi.url_scheme and HTTP_HOST can
-# be absent in practice.
+# _full_uri only runs once the path is /webhooks/hubspot. Those mutants are equivalent, as are
+# dropping path="/slack/events" from SlackRequestHandler (its default) and reading 0 bytes when
+# CONTENT_LENGTH is 0. wsgi.url_scheme and HTTP_HOST can be absent in practice.
 
 
 def test_web_hubspot_signature_without_host_or_scheme_uses_http_localhost(deal: Harness) -> None:

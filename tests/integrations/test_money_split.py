@@ -31,9 +31,12 @@ from integrations.billing import (
 from integrations.brief_text import billing_lines
 from integrations.ports import (
     MINOR_UNITS,
+    BillingSchedule,
     BillingTerms,
+    Contact,
     HandoffBrief,
     VendorRejected,
+    VendorUnavailable,
     minor_units,
     schedule_dates,
 )
@@ -424,3 +427,66 @@ def test_brief_text_states_the_split_for_the_ops_tools(
     overrides: dict[str, Any], line: str
 ) -> None:
     assert line in billing_lines(make_brief("monthly", **overrides))
+
+
+# --- found alive by ./scripts/mutation (integrations/ports.py) -----------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["one_off", "milestones"])
+def test_non_recurring_terms_are_one_date_and_one_period_even_with_a_term(
+    schedule: BillingSchedule,
+) -> None:
+    billing = make_brief(schedule).billing
+    assert billing is not None and billing.term_end is not None
+
+    assert billing.instalment_dates() == (billing.first_invoice_date,)
+    assert billing.recurring_periods() == 1
+
+
+@pytest.mark.parametrize(
+    "overrides", [{"term_start": None}, {"term_end": None}, {"term_start": None, "term_end": None}]
+)
+def test_recurring_terms_without_a_whole_term_are_one_period(overrides: dict[str, Any]) -> None:
+    billing = terms(**overrides)
+
+    assert billing.recurring_periods() == 1
+    if billing.term_end is None:
+        assert billing.instalment_dates() == (billing.first_invoice_date,)
+
+
+def test_instalments_refuse_a_value_finer_than_the_currency() -> None:
+    with pytest.raises(ValueError, match=r"^1\.5 has more decimals than JPY has$"):
+        terms(contract_value=Decimal("1.5"), currency="JPY").instalments()
+
+
+def test_vendor_error_keeps_what_the_outbox_reads() -> None:
+    error = VendorUnavailable("asana", "busy", status=503, field="name", retry_after=2.5)
+
+    assert (error.vendor, error.message, error.status, error.field, error.retry_after) == (
+        "asana",
+        "busy",
+        503,
+        "name",
+        2.5,
+    )
+    assert str(error) == "asana: busy" and error.retryable
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [
+        (("Project lead", "Accounts payable"), "Accounts payable"),
+        (("CFO", "Head of Billing"), "Head of Billing"),
+        (("Project lead", "CFO"), "Project lead"),
+        ((), None),
+    ],
+)
+def test_billing_contact_is_the_billing_role_else_the_first(
+    roles: tuple[str, ...], expected: str | None
+) -> None:
+    contacts = tuple(Contact(name=f"P{i}", role=role) for i, role in enumerate(roles))
+    brief = make_brief("monthly").model_copy(update={"contacts": contacts})
+
+    contact = brief.billing_contact()
+
+    assert (contact.role if contact else None) == expected
