@@ -1,7 +1,8 @@
 """Finance rules every accounting adapter shares: which documents a schedule needs, and checks.
 
-`plan` turns agreed BillingTerms into vendor-neutral documents (one recurring template, or dated
-invoices); each adapter maps that plan onto its own bodies. Everything here rejects terms it
+`plan` turns agreed BillingTerms into vendor-neutral documents (a recurring template, plus one
+invoice for the instalment carrying an uneven split's remainder; or dated invoices); each adapter
+maps that plan onto its own bodies. Everything here rejects terms it
 cannot bill exactly, before any vendor call, instead of rounding or guessing.
 """
 
