@@ -209,6 +209,12 @@ class VendorLimit(Strict):
 LANES = ("slack", "hubspot", "asana", "jira", "quickbooks", "xero", "default")
 
 
+class BillingOrg(Strict):
+    """How finance wants amounts split: which instalment carries what an even split leaves."""
+
+    remainder: Literal["first", "last"] = "last"
+
+
 class Route(Strict):
     """Who sends and who receives a kind of handoff."""
 
@@ -240,6 +246,7 @@ class OrgConfig(Strict):
         return value
 
     drafting: DraftingConfig | None = None  # off unless configured: nothing leaves otherwise
+    billing: BillingOrg = BillingOrg()
 
     @model_validator(mode="after")
     def _routes_name_teams(self) -> OrgConfig:

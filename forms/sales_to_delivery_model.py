@@ -30,7 +30,14 @@ from forms.lines import (
     split_milestones,
     split_people,
 )
-from forms.money import CurrencyCheck, fits_currency, format_money, places_problem
+from forms.money import (
+    CurrencyCheck,
+    fits_currency,
+    format_money,
+    minor_units,
+    places_problem,
+)
+from forms.schedule import STEP_MONTHS, schedule_dates
 from forms.validators import (
     LongText,
     OptionalLinkUrl,
@@ -148,6 +155,36 @@ class SalesToDeliveryForm(BaseModel):
                 f"the contract value ({format_money(value, currency)})"
             )
         return milestones
+
+    @field_validator("first_invoice_date")
+    @classmethod
+    def _schedule_bills_the_term(cls, first: date, info: ValidationInfo) -> date:
+        """A monthly/quarterly schedule from this date bills the term's instalments exactly."""
+        step = STEP_MONTHS.get(str(info.data.get("schedule")))
+        start, end = info.data.get("term_start"), info.data.get("term_end")
+        if step is None or start is None or end is None:
+            return first
+        if not start <= first <= end:
+            raise form_error(
+                f"For {info.data['schedule']} billing, pick a date within the term "
+                f"({fmt_date(start)} to {fmt_date(end)})"
+            )
+        agreed = len(schedule_dates(start, end, step))
+        billed = len(schedule_dates(first, end, step))
+        if billed != agreed:
+            raise form_error(
+                f"The term holds {agreed} {info.data['schedule']} instalments; from "
+                f"{fmt_date(first)} only {billed} fit. Invoice from {fmt_date(start)}"
+            )
+        value, currency = info.data.get("contract_value"), info.data.get("currency")
+        if value is not None and currency is not None:
+            smallest = Decimal(1).scaleb(-minor_units(currency))
+            if value < smallest * agreed:
+                raise form_error(
+                    f"{format_money(value, currency)} cannot be split into {agreed} instalments "
+                    f"of at least {format_money(smallest, currency)}"
+                )
+        return first
 
     @field_validator("po_number")
     @classmethod

@@ -1,13 +1,13 @@
 """Finance rules every accounting adapter shares: which documents a schedule needs, and checks.
 
-`plan` turns agreed BillingTerms into vendor-neutral documents (one recurring template, or dated
-invoices); each adapter maps that plan onto its own bodies. Everything here rejects terms it
+`plan` turns agreed BillingTerms into vendor-neutral documents (a recurring template, plus one
+invoice for the instalment carrying an uneven split's remainder; or dated invoices); each adapter
+maps that plan onto its own bodies. Everything here rejects terms it
 cannot bill exactly, before any vendor call, instead of rounding or guessing.
 """
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
 import secrets
@@ -16,7 +16,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
-from integrations.ports import BillingTerms, HandoffBrief, Milestone, VendorRejected
+from integrations.ports import (
+    BillingTerms,
+    HandoffBrief,
+    Milestone,
+    VendorRejected,
+    minor_units,
+)
 
 CENT = Decimal("0.01")
 
@@ -26,13 +32,19 @@ Doc_co = TypeVar("Doc_co", covariant=True)
 
 @dataclass(frozen=True)
 class Recurring:
-    """One template billing `amount` every `step_months` months from `start` to `end`."""
+    """One template billing `amount` every `step_months` months, `occurrences` times.
+
+    The first invoice is dated `start`, the last `end`. `day_of_month` is the day the
+    schedule is anchored on (31 for a schedule from Jan 31, even when `start` is Feb 28).
+    """
 
     description: str
     amount: Decimal
     step_months: int
     start: date
     end: date
+    occurrences: int
+    day_of_month: int
 
 
 @dataclass(frozen=True)
@@ -62,24 +74,25 @@ def build_documents(
     billing: BillingTerms, title: str, vendor: str, builder: DocumentBuilder[Doc]
 ) -> list[Doc]:
     """The vendor documents the schedule needs, in creation order; validates before any call."""
-    planned = plan(billing, title, vendor)
-    if isinstance(planned, Recurring):
-        return [builder.recurring(planned)]
-    return [builder.invoice(invoice) for invoice in planned]
+    return [
+        builder.recurring(doc) if isinstance(doc, Recurring) else builder.invoice(doc)
+        for doc in plan(billing, title, vendor)
+    ]
 
 
-def plan(billing: BillingTerms, title: str, vendor: str) -> Recurring | list[PlannedInvoice]:
+def plan(billing: BillingTerms, title: str, vendor: str) -> list[Recurring | PlannedInvoice]:
     """The documents the schedule needs, in creation order; rejects terms it cannot bill exactly."""
     if billing.schedule in ("monthly", "quarterly"):
         return recurring(billing, title, vendor)
     if billing.schedule == "one_off":
         issued = billing.first_invoice_date
-        amount = exact_money(billing.contract_value, "contract_value", vendor)
+        amount = exact_money(billing.contract_value, billing.currency, "contract_value", vendor)
         due = issued + timedelta(days=billing.payment_terms_days)
         return [PlannedInvoice(1, title, amount, issued, due)]
-    invoices = []
+    invoices: list[Recurring | PlannedInvoice] = []
     for index, milestone in enumerate(require_milestones(billing, vendor), start=1):
-        amount = exact_money(milestone.amount, f"milestones[{index}].amount", vendor)
+        field = f"milestones[{index}].amount"
+        amount = exact_money(milestone.amount, billing.currency, field, vendor)
         # Never date an invoice after the day it is due.
         issued = min(billing.first_invoice_date, milestone.due_date)
         invoices.append(
@@ -88,30 +101,72 @@ def plan(billing: BillingTerms, title: str, vendor: str) -> Recurring | list[Pla
     return invoices
 
 
-def recurring(billing: BillingTerms, title: str, vendor: str) -> Recurring:
-    """The monthly/quarterly template; rejects terms whose dates would not bill the agreed count."""
-    end = billing.term_end
-    if billing.term_start is None or end is None:
+def recurring(billing: BillingTerms, title: str, vendor: str) -> list[Recurring | PlannedInvoice]:
+    """The monthly/quarterly template, plus one invoice for an instalment that differs from it.
+
+    A template bills one amount each time. When the value does not split evenly, the instalment
+    carrying the remainder (the last, or the first if `remainder` says so) becomes its own dated
+    invoice and the template bills the others; the total is the contract value exactly.
+    """
+    dates = check_recurring(billing, vendor)
+    amounts = billing.instalments()
+    regular = billing.instalment_amount()
+    step = 1 if billing.schedule == "monthly" else 3
+    description = f"{title}: {billing.schedule} instalment"
+    odd = [index for index, amount in enumerate(amounts) if amount != regular]
+    # Each template ends on its own last instalment date, not the term end: a vendor whose day
+    # rule differs from ours at month ends must not find room for one more invoice.
+    if not odd:
+        return [
+            Recurring(description, regular, step, dates[0], dates[-1], len(dates), dates[0].day)
+        ]
+    [at] = odd  # only the first or the last instalment carries the remainder
+    even = dates[1:] if at == 0 else dates[:-1]
+    template = Recurring(description, regular, step, even[0], even[-1], len(even), dates[0].day)
+    issued = dates[at]
+    single = PlannedInvoice(
+        2,
+        f"{description} {at + 1} of {len(dates)}",
+        amounts[at],
+        issued,
+        issued + timedelta(days=billing.payment_terms_days),
+    )
+    return [template, single]
+
+
+def check_recurring(billing: BillingTerms, vendor: str) -> tuple[date, ...]:
+    """The instalment dates; rejects terms whose dates or value would not bill as agreed."""
+    end, start = billing.term_end, billing.term_start
+    if start is None or end is None:
         raise VendorRejected(
             vendor, f"{billing.schedule} billing needs a term start and end", field="term_end"
         )
-    step = 1 if billing.schedule == "monthly" else 3
-    count = instalment_count(billing.first_invoice_date, end, step)
-    if count != billing.recurring_periods():
+    exact_money(billing.contract_value, billing.currency, "contract_value", vendor)
+    if not start <= billing.first_invoice_date <= end:
+        raise VendorRejected(
+            vendor,
+            f"the first invoice date {billing.first_invoice_date} is outside the term "
+            f"({start} to {end})",
+            field="first_invoice_date",
+        )
+    dates = billing.instalment_dates()
+    periods = billing.recurring_periods()
+    if len(dates) != periods:
         raise VendorRejected(
             vendor,
             f"a {billing.schedule} schedule from {billing.first_invoice_date} to "
-            f"{end} makes {count} invoices, but the contract is split into "
-            f"{billing.recurring_periods()} instalments",
+            f"{end} makes {len(dates)} invoices, but the contract is split into "
+            f"{periods} instalments",
             field="first_invoice_date",
         )
-    return Recurring(
-        description=f"{title}: {billing.schedule} instalment",
-        amount=billing.instalment_amount(),
-        step_months=step,
-        start=billing.first_invoice_date,
-        end=end,
-    )
+    if min(billing.instalments()) <= 0:
+        raise VendorRejected(
+            vendor,
+            f"{billing.currency} {billing.contract_value} is too small to split into {periods} "
+            "instalments",
+            field="contract_value",
+        )
+    return dates
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -131,25 +186,13 @@ def require_milestones(billing: BillingTerms, vendor: str) -> tuple[Milestone, .
     return billing.milestones
 
 
-def instalment_count(first: date, end: date, step_months: int) -> int:
-    """How many invoice dates `first`, `first + step`, ... fall on or before `end`."""
-    count = 0
-    while add_months(first, count * step_months) <= end:
-        count += 1
-    return count
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` moved by whole months, clamped to the month's last day (Jan 31 + 1 = Feb 28/29)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def exact_money(amount: Decimal, field: str, vendor: str) -> Decimal:
-    """The amount unchanged; rejects sub-cent amounts rather than rounding them silently."""
-    if amount != amount.quantize(CENT):
-        raise VendorRejected(vendor, f"{amount} has more than two decimals", field=field)
+def exact_money(amount: Decimal, currency: str, field: str, vendor: str) -> Decimal:
+    """The amount unchanged; rejects amounts finer than the currency's minor unit, never rounds."""
+    places = minor_units(currency)
+    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+        raise VendorRejected(
+            vendor, f"{amount} has more than {places} decimals for {currency}", field=field
+        )
     return amount
 
 
@@ -164,31 +207,50 @@ def document_tag(marker: str, index: int) -> str:
 
 
 def describe_terms(billing: BillingTerms) -> str:
-    """The agreed billing terms in one line, amounts as agreed."""
-    value = f"{billing.currency} {billing.contract_value:,.2f}"
+    """The agreed billing terms in one line, amounts as agreed and the instalment split stated."""
+    value = money_text(billing.currency, billing.contract_value)
     net = f"net {billing.payment_terms_days} days"
     if billing.schedule in ("monthly", "quarterly"):
-        periods, each = billing.recurring_periods(), billing.instalment_amount()
-        total = each * periods
-        text = (
+        return (
             f"{value} {billing.schedule} from {billing.first_invoice_date} to "
-            f"{billing.term_end}: {periods} x {each:,.2f}, {net}"
+            f"{billing.term_end}: {describe_split(billing)}, {net}"
         )
-        if total != billing.contract_value:
-            text += f" (instalments total {total:,.2f})"
-        return text
     if billing.schedule == "milestones":
         return f"{value} in {len(billing.milestones)} milestones, {net}"
     return f"{value} one-off on {billing.first_invoice_date}, {net}"
 
 
+def describe_split(billing: BillingTerms) -> str:
+    """'12 x 3,000.00', or '11 x 833.33 and the last 833.37 (separate invoice)'."""
+    amounts = billing.instalments()
+    regular = billing.instalment_amount()
+    places = minor_units(billing.currency)
+    each = f"{regular:,.{places}f}"
+    odd = [amount for amount in amounts if amount != regular]
+    if not odd:
+        return f"{len(amounts)} x {each}"
+    which = "first" if billing.remainder == "first" else "last"
+    return (
+        f"{len(amounts) - 1} x {each} and the {which} {odd[0]:,.{places}f} "
+        f"(separate invoice; instalments total {sum(amounts):,.{places}f})"
+    )
+
+
+def money_text(currency: str, amount: Decimal) -> str:
+    """'GBP 12,500.00', 'JPY 1,250,000': the amount in the currency's own decimals."""
+    return f"{currency} {amount:,.{minor_units(currency)}f}"
+
+
 def money_json(body: object) -> bytes:
-    """JSON where every Decimal is a number with exactly two decimals (no float on the way)."""
+    """JSON where every Decimal is a number with at least two decimals (no float on the way)."""
     nonce = secrets.token_hex(8)
 
     def encode(value: object) -> str:
         if isinstance(value, Decimal):
-            return f"{nonce}{value.quantize(CENT):f}"
+            # At least two decimals; finer amounts (KWD's three) are written as they are.
+            exponent = value.as_tuple().exponent
+            exact = value if isinstance(exponent, int) and exponent < -2 else value.quantize(CENT)
+            return f"{nonce}{exact:f}"
         if isinstance(value, date):
             return value.isoformat()
         raise TypeError(f"cannot serialise {type(value).__name__}")

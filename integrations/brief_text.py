@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from integrations.ports import BillingTerms, Contact, HandoffBrief
+from integrations.ports import BillingTerms, Contact, HandoffBrief, minor_units
 
 SCHEDULE_NAMES = {
     "one_off": "One-off",
@@ -60,7 +60,15 @@ def _schedule(billing: BillingTerms) -> str:
     name = SCHEDULE_NAMES.get(billing.schedule, billing.schedule)
     periods = billing.recurring_periods()
     if periods > 1:
-        return f"{name}, {periods} invoices of {_money(billing, billing.instalment_amount())}"
+        amounts, regular = billing.instalments(), billing.instalment_amount()
+        odd = [amount for amount in amounts if amount != regular]
+        text = f"{name}, {periods} invoices of {_money(billing, regular)}"
+        if odd:  # the split is stated: the instalments add up to the contract value exactly
+            text = (
+                f"{name}, {periods - 1} invoices of {_money(billing, regular)} and the "
+                f"{billing.remainder} of {_money(billing, odd[0])}"
+            )
+        return text
     return name
 
 
@@ -71,7 +79,7 @@ def _po(billing: BillingTerms) -> str:
 
 
 def _money(billing: BillingTerms, amount: Decimal) -> str:
-    return f"{billing.currency} {amount:,.2f}"
+    return f"{billing.currency} {amount:,.{minor_units(billing.currency)}f}"
 
 
 def utc_text(moment: datetime) -> str:

@@ -5,6 +5,7 @@ Every vendor module implements one of these Protocols; the service layer sees no
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
@@ -52,26 +53,77 @@ class BillingTerms(Record):
     term_start: date | None = None
     term_end: date | None = None
 
-    def instalment_amount(self) -> Decimal:
-        """Amount of each recurring invoice: the contract value spread over the term's periods."""
-        periods = self.recurring_periods()
-        return (
-            (self.contract_value / periods).quantize(Decimal("0.01"))
-            if periods
-            else (self.contract_value)
-        )
+    remainder: Literal["first", "last"] = Field(
+        default="last", description="which instalment carries the minor units an even split leaves"
+    )
+
+    def instalment_dates(self) -> tuple[date, ...]:
+        """The recurring invoice dates from the first invoice date to the term end, inclusive."""
+        if self.schedule not in ("monthly", "quarterly") or self.term_end is None:
+            return (self.first_invoice_date,)
+        return schedule_dates(self.first_invoice_date, self.term_end, self._step())
 
     def recurring_periods(self) -> int:
-        """How many monthly/quarterly invoices the term holds (1 for one-off or unknown terms)."""
+        """How many monthly/quarterly instalments the term holds (1 for one-off or unknown terms).
+
+        The term's own dates decide: every step from the term start that falls on or before
+        the term end (month ends clamped), so a term ending on an instalment date counts it.
+        """
         if self.schedule not in ("monthly", "quarterly") or not (self.term_start and self.term_end):
             return 1
-        months = (self.term_end.year - self.term_start.year) * 12 + (
-            self.term_end.month - self.term_start.month
-        )
-        if self.term_end.day >= self.term_start.day:
-            months += 1
-        step = 1 if self.schedule == "monthly" else 3
-        return max(1, -(-months // step))
+        return max(1, len(schedule_dates(self.term_start, self.term_end, self._step())))
+
+    def instalments(self) -> tuple[Decimal, ...]:
+        """The contract value split into `recurring_periods()` amounts that add up to it exactly.
+
+        Each amount is whole minor units of the currency; the units an even split leaves over go
+        on the last instalment (or the first, per `remainder`). Raises ValueError for a value
+        with more decimals than the currency has: that is refused, never rounded.
+        """
+        periods = self.recurring_periods()
+        places = minor_units(self.currency)
+        scaled = self.contract_value.scaleb(places)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{self.contract_value} has more decimals than {self.currency} has")
+        base, rest = divmod(int(scaled), periods)
+        units = [base] * periods
+        units[0 if self.remainder == "first" else -1] += rest
+        return tuple(Decimal(unit).scaleb(-places) for unit in units)
+
+    def instalment_amount(self) -> Decimal:
+        """The regular instalment: every instalment but the one carrying the remainder."""
+        amounts = self.instalments()
+        return amounts[-1] if self.remainder == "first" else amounts[0]
+
+    def _step(self) -> int:
+        return 1 if self.schedule == "monthly" else 3
+
+
+# ISO 4217 minor units (decimal places) for the currencies whose exponent is not 2; every other
+# code bills in hundredths. forms/money.py keeps the same table for the form (the packages do
+# not import each other); tests/integrations/test_money_split.py checks the two agree.
+MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3}
+
+
+def minor_units(currency: str) -> int:
+    """How many decimal places amounts in `currency` have."""
+    return MINOR_UNITS.get(currency, 2)
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` moved by whole months, clamped to the month's last day (Jan 31 + 1 = Feb 28/29)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def schedule_dates(first: date, end: date, step_months: int) -> tuple[date, ...]:
+    """`first`, `first + step`, ... on or before `end`; each counted from `first`, so Jan 31 gives
+    Feb 28 then Mar 31 (never drifting to the 28th)."""
+    dates: list[date] = []
+    while (day := add_months(first, len(dates) * step_months)) <= end:
+        dates.append(day)
+    return tuple(dates)
 
 
 HistoryKind = Literal["note", "email", "call", "meeting"]

@@ -151,26 +151,29 @@ class QuickBooksFinance:
 
     def _existing(self, documents: list[_Document], customer_id: str) -> dict[str, str]:
         """Ids of documents already carrying our tags (an earlier attempt got that far)."""
-        if documents[0].endpoint == "recurringtransaction":
-            rows: Iterator[dict[str, Any]] = (
+        found: dict[str, str] = {}
+        # A template may come with one invoice (the instalment carrying the split's remainder).
+        for endpoint in sorted({doc.endpoint for doc in documents}):
+            for row in self._rows(endpoint, customer_id):
+                # Only our first line counts, and only on this customer's documents: the form's
+                # text (conditions, say) lands in the same note and could name another's tag.
+                if str((row.get("CustomerRef") or {}).get("value", "")) != customer_id:
+                    continue
+                first_line = str(row.get("PrivateNote", "")).split("\n", 1)[0].strip()
+                for doc in documents:
+                    if doc.endpoint == endpoint and first_line == f"Created by Handoff {doc.tag}":
+                        found[doc.tag] = str(row["Id"])
+        return found
+
+    def _rows(self, endpoint: str, customer_id: str) -> Iterator[dict[str, Any]]:
+        if endpoint == "recurringtransaction":
+            return (
                 row.get("Invoice", {})
                 for row in self._query("select * from RecurringTransaction", "RecurringTransaction")
             )
-        else:
-            ref = qbo_quote(customer_id)
-            query = f"select * from Invoice where CustomerRef = {ref}"  # noqa: S608 - QBO query, escaped
-            rows = self._query(query, "Invoice")
-        found: dict[str, str] = {}
-        for row in rows:
-            # Only our first line counts, and only on this customer's documents: the form's text
-            # (conditions, say) lands in the same note and could name another handoff's tag.
-            if str((row.get("CustomerRef") or {}).get("value", "")) != customer_id:
-                continue
-            first_line = str(row.get("PrivateNote", "")).split("\n", 1)[0].strip()
-            for doc in documents:
-                if first_line == f"Created by Handoff {doc.tag}":
-                    found[doc.tag] = str(row["Id"])
-        return found
+        ref = qbo_quote(customer_id)
+        query = f"select * from Invoice where CustomerRef = {ref}"  # noqa: S608 - QBO query, escaped
+        return self._query(query, "Invoice")
 
     def _create(self, doc: _Document, customer_id: str, brief: HandoffBrief, key: str) -> str:
         body = with_customer(doc, customer_id)
@@ -192,7 +195,11 @@ class QuickBooksFinance:
         if endpoint == "recurringtransaction":
             url = f"{app}/app/customerdetail?nameId={customer_id}" if app else None
             return CreatedRecord(
-                vendor=VENDOR, kind="recurring_invoice", external_id=ids[0], url=url
+                vendor=VENDOR,
+                kind="recurring_invoice",
+                external_id=ids[0],
+                url=url,
+                extra_ids=tuple(ids[1:]),  # the remainder instalment's invoice, if any
             )
         return CreatedRecord(
             vendor=VENDOR,
@@ -274,7 +281,7 @@ class _Bodies:
         return _Document("invoice", planned.index, tag, body)
 
     def recurring(self, planned: Recurring) -> _Document:
-        """A recurring template: an instalment every 1 or 3 months, first invoice to term end."""
+        """A recurring template: the regular instalment every 1 or 3 months, `occurrences` times."""
         billing = self.billing
         if billing.payment_terms_days not in self.config.term_refs:
             # A template has no DueDate: without a Term QBO would apply the company default.
@@ -293,7 +300,7 @@ class _Bodies:
             "ScheduleInfo": {
                 "IntervalType": "Monthly",
                 "NumInterval": planned.step_months,
-                "DayOfMonth": planned.start.day,
+                "DayOfMonth": planned.day_of_month,
                 "StartDate": planned.start,
                 "EndDate": planned.end,
             },

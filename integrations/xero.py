@@ -126,11 +126,13 @@ class XeroFinance:
         ]
         if documents[0].collection == "RepeatingInvoices":
             self._put_history(ids[0], context_note(brief, billing), idempotency_key, "context")
+            # extra_ids: the remainder instalment's invoice, when the split is not even.
             return CreatedRecord(
                 vendor=VENDOR,
                 kind="repeating_invoice",
                 external_id=ids[0],
                 url=web_url(self._config.app_url, "repeating_invoice", ids[0]),
+                extra_ids=tuple(ids[1:]),
             )
         return CreatedRecord(
             vendor=VENDOR,
@@ -188,26 +190,27 @@ class XeroFinance:
 
     def _existing(self, documents: list[_Document], contact_id: str) -> dict[str, str]:
         """Ids of documents already carrying our tags (an earlier attempt got that far)."""
-        if documents[0].collection == "RepeatingInvoices":
-            rows: Iterator[dict[str, Any]] = iter(
-                self._get("/RepeatingInvoices", {}).get("RepeatingInvoices", [])
-            )
-            id_key = "RepeatingInvoiceID"
-        else:
-            # Xero returns line items in invoice lists only when paging.
-            rows = self._pages("/Invoices", "Invoices", {"ContactIDs": contact_id})
-            id_key = "InvoiceID"
         found: dict[str, str] = {}
-        for row in rows:
-            if not _belongs_to(row, contact_id):
-                continue
-            # The tag counts only at the end of a line's description, where the app puts it:
-            # the description before it comes from the form and may quote another tag.
-            ends = [str(line.get("Description", "")).rstrip() for line in row.get("LineItems", [])]
-            for doc in documents:
-                if any(end.endswith(doc.tag) for end in ends):
-                    found[doc.tag] = str(row[id_key])
+        # A template may come with one invoice (the instalment carrying the split's remainder).
+        for collection in sorted({doc.collection for doc in documents}):
+            id_key = "RepeatingInvoiceID" if collection == "RepeatingInvoices" else "InvoiceID"
+            for row in self._rows(collection, contact_id):
+                if not _belongs_to(row, contact_id):
+                    continue
+                # The tag counts only at the end of a line's description, where the app puts it:
+                # the description before it comes from the form and may quote another tag.
+                lines = row.get("LineItems", [])
+                ends = [str(line.get("Description", "")).rstrip() for line in lines]
+                for doc in documents:
+                    if doc.collection == collection and any(e.endswith(doc.tag) for e in ends):
+                        found[doc.tag] = str(row[id_key])
         return found
+
+    def _rows(self, collection: str, contact_id: str) -> Iterator[dict[str, Any]]:
+        if collection == "RepeatingInvoices":
+            return iter(self._get("/RepeatingInvoices", {}).get("RepeatingInvoices", []))
+        # Xero returns line items in invoice lists only when paging.
+        return self._pages("/Invoices", "Invoices", {"ContactIDs": contact_id})
 
     def _create(self, doc: _Document, contact_id: str, brief: HandoffBrief, key: str) -> str:
         id_key = "RepeatingInvoiceID" if doc.collection == "RepeatingInvoices" else "InvoiceID"
@@ -311,7 +314,16 @@ class _Bodies:
     config: XeroConfig
 
     def recurring(self, planned: Recurring) -> _Document:
-        """A repeating invoice: an instalment every 1 or 3 months, first invoice to term end."""
+        """A repeating invoice: the regular instalment every 1 or 3 months, `occurrences` times."""
+        if planned.start.day != planned.day_of_month:
+            # Xero repeats on the start date's day: from Feb 28 it would bill Mar 28, not Mar 31.
+            raise VendorRejected(
+                VENDOR,
+                f"Xero cannot repeat on day {planned.day_of_month} from {planned.start}: with "
+                "billing.remainder first, start the schedule on or before the 28th, or set "
+                "billing.remainder to last",
+                field="first_invoice_date",
+            )
         tag = document_tag(self.brief.marker, 1)
         body = self.common(planned.description, planned.amount, tag)
         body["Schedule"] = {

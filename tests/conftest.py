@@ -14,11 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, make_url, text
 
 from storage.db import create_engine_for, normalise_url, session_factory
 from storage.migrate import upgrade
 from storage.uow import UnitOfWorkFactory
+
+# Property tests: 200 examples normally; ./scripts/mutation runs every covering test once per
+# mutant, so it asks for fewer (HYPOTHESIS_PROFILE=mutation). No deadline: CI machines vary.
+settings.register_profile("default", max_examples=200, deadline=None)
+settings.register_profile("mutation", max_examples=25, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def with_search_path(url: str, schema: str) -> str:

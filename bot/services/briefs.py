@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -74,8 +74,13 @@ def build_brief(
     crm_deal_url: str | None,
     names: NameLookup,
     history: Sequence[HistoryEntry] = (),
+    remainder: Literal["first", "last"] = "last",
 ) -> HandoffBrief:
-    """Every captured field, as readable sections plus the structured parts tools act on."""
+    """Every captured field, as readable sections plus the structured parts tools act on.
+
+    `remainder` is the organisation's `billing.remainder`: which instalment carries the minor
+    units an even split of the contract value leaves over.
+    """
     spec = get_form(handoff.kind)
     model = form_model(handoff)
     sections = tuple(
@@ -94,7 +99,9 @@ def build_brief(
             "contacts": tuple(Contact(**c) for c in sales_to_delivery.contacts(model)),
             "deliverables": tuple(sales_to_delivery.deliverables(model)),
             "kickoff_date": sales_to_delivery.kickoff_date(model),
-            "billing": BillingTerms.model_validate(sales_to_delivery.billing(model)),
+            "billing": BillingTerms.model_validate(
+                {**sales_to_delivery.billing(model), "remainder": remainder}
+            ),
         }
     elif handoff.kind == HandoffKind.DELIVERY_TO_FINANCE:
         assert isinstance(model, DeliveryToFinanceForm)

@@ -57,6 +57,7 @@ class VendorEffects(EffectsBase):
             names=self.slack.user_name,
             # Ops records carry the deal's CRM history; finance tools have no place for it.
             history=history.load_history(self.uow, handoff.id) if team in self.tools.ops else (),
+            remainder=self.org.billing.remainder,
         )
         look_first = ctx.uncertain or bool(ctx.payload.get("look_first")) or ctx.attempt > 1
         # The job's own key: stable across its retries, fresh for a Retry click (a new job), since

@@ -238,7 +238,7 @@ def world_factory(make_harness: Callable[..., Harness]) -> Iterator[WorldFactory
     """Builds worlds whose stand-ins stop when the test ends."""
     with ExitStack() as stack:
 
-        def build(ops: str = "asana", finance: str = "quickbooks") -> World:
+        def build(ops: str = "asana", finance: str = "quickbooks", **org: Any) -> World:
             asana, jira, qbo, xero = (
                 FakeAsana(),
                 FakeJira(),
@@ -255,7 +255,7 @@ def world_factory(make_harness: Callable[..., Harness]) -> Iterator[WorldFactory
                 vendor: stack.enter_context(StubServer(handlers[vendor]))
                 for vendor in (ops, finance)
             }
-            raw = org_dict()
+            raw = {**org_dict(), **org}
             raw["teams"]["ops"]["tool"] = TOOLS[ops](servers[ops].url)
             raw["teams"]["finance"]["tool"] = TOOLS[finance](servers[finance].url)
             slack = FakeSlack(
@@ -437,7 +437,7 @@ def test_delivery_jira_and_xero_get_one_fully_populated_record_each(worlds: Worl
         "DueDate": 30,
         "DueDateType": "DAYSAFTERBILLDATE",
         "StartDate": "2027-01-01",
-        "EndDate": "2027-12-31",
+        "EndDate": "2027-10-01",  # the last instalment: 1 Oct
     }
     assert repeating["CurrencyCode"] == "GBP"
     assert repeating["Reference"] == "PO-7781"
@@ -459,3 +459,22 @@ def test_delivery_jira_and_xero_get_one_fully_populated_record_each(worlds: Worl
     assert_both_done(world, handoff_id, "Operations record (Jira)", "Finance record (Xero)")
     [note] = world.h.hubspot.notes.values()
     assert f'href="{ops.url}"' in note["body"]
+
+
+def test_delivery_remainder_goes_where_the_organisation_file_says(worlds: WorldFactory) -> None:
+    world = worlds(billing={"remainder": "first"})
+    values = {**FULL, "schedule": "monthly", "contract_value": "10000.00"}
+
+    handoff_id = world.submit(values)
+    world.settle()
+
+    [template] = world.requests("quickbooks", "POST", "/recurringtransaction")
+    [invoice] = world.requests("quickbooks", "POST", "/invoice")
+    assert '"Amount":833.33' in template.body.decode()
+    schedule = template.json["Invoice"]["RecurringInfo"]["ScheduleInfo"]
+    assert (schedule["StartDate"], schedule["EndDate"]) == ("2027-02-01", "2027-12-01")
+    assert '"Amount":833.37' in invoice.body.decode()
+    assert invoice.json["TxnDate"] == "2027-01-01"
+    note = template.json["Invoice"]["PrivateNote"]
+    assert "11 x 833.33 and the first 833.37 (separate invoice" in note
+    assert world.record(handoff_id, "finance").status == "done"

@@ -388,3 +388,28 @@ def test_delivery_retry_pressed_twice_with_racing_workers_creates_one_setup(
     # The first job, and the first click; the second click finds the record pending again.
     assert len(finance_jobs) == 2
     assert_one_project_and_one_template(world, handoff_id)
+
+
+def test_delivery_retry_after_the_project_was_created_finds_it_instead_of_a_second(
+    worlds: WorldFactory,
+) -> None:
+    world = worlds()
+    # Asana makes the project, then refuses the first task: the job is parked at once, with the
+    # project already in Asana. Retry must look for that project before creating one.
+    refusal = Reply(400, {"errors": [{"message": "name: Missing input"}]})
+    world.asana.faults.append(Fault("POST", "/tasks", refusal, act=False))
+    handoff_id = world.submit()
+
+    world.settle()
+
+    ops_job = world.record_job(handoff_id, "ops")
+    assert (ops_job.status, ops_job.attempts, ops_job.uncertain) == (OutboxStatus.DEAD, 1, False)
+    assert world.record(handoff_id, "ops").status == "failed"
+    assert world.asana.created_projects == 1
+
+    retry = button(world.message(handoff_id), "retry_effect:ops")
+    click(world.h, retry["action_id"], retry["value"], user=OPS_MEMBER)
+    world.settle()
+
+    assert project_posts(world) == 1
+    assert_one_project_and_one_template(world, handoff_id)

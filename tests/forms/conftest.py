@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +12,9 @@ from jsonschema import Draft202012Validator
 from slack_sdk.models.views import View
 
 from forms.ids import DeliveryToFinanceField, RenewalToSalesField
+from tests.support.openapi_check import contracts_dir
 
-SCHEMA = (
-    Path(__file__).resolve().parents[3]
-    / "shared/contracts/slack/block-kit/slack-block-kit.schema.json"
-)
+SCHEMA = contracts_dir() / "slack/block-kit/slack-block-kit.schema.json"
 
 SALES_VALUES: dict[str, Any] = {
     "account_name": "Acme Widgets Ltd",

@@ -354,3 +354,82 @@ def test_is_own_change_false_for_a_person_in_hubspot_even_though_app_id_matches(
     )
     assert event.app_id == 186886
     assert not is_own_change(event, 186886)
+
+
+# --- found alive by ./scripts/mutation ------------------------------------------------------------
+
+
+def test_check_signature_refuses_legacy_by_default() -> None:
+    result = check_signature(
+        SECRET, method="POST", uri=URL, raw_body=BODY, headers=_v1_headers(), now_ms=V3_NOW_MS
+    )
+    assert (result.ok, result.version, result.reason) == (False, None, "no_v3_signature")
+
+
+def _v2_headers(method: str = "POST", declared: str = "v2") -> dict[str, str]:
+    return {
+        "X-HubSpot-Signature": _case("v2", method)["expected"],
+        "X-HubSpot-Signature-Version": declared,
+    }
+
+
+@pytest.mark.parametrize("declared", ["v2", " V2 "])
+def test_check_signature_accepts_v2_when_legacy_is_allowed(declared: str) -> None:
+    result = _check(_v2_headers(declared=declared), allow_legacy=True)
+    assert (result.ok, result.version, result.reason) == (True, "v2", "matched")
+
+
+@pytest.mark.parametrize(
+    ("method", "uri", "body", "secret"),
+    [
+        ("PUT", URL, BODY, SECRET),
+        ("POST", URL + "?x=1", BODY, SECRET),
+        ("POST", URL, BODY + b" ", SECRET),
+        ("POST", URL, BODY, SECRET + "x"),
+    ],
+    ids=["method", "uri", "body", "secret"],
+)
+def test_check_signature_v2_covers_method_uri_body_and_secret(
+    method: str, uri: str, body: bytes, secret: str
+) -> None:
+    result = check_signature(
+        secret,
+        method=method,
+        uri=uri,
+        raw_body=body,
+        headers=_v2_headers(),
+        now_ms=V3_NOW_MS,
+        allow_legacy=True,
+    )
+    assert (result.ok, result.version, result.reason) == (False, "v2", "mismatch")
+
+
+def test_check_signature_v1_mismatch_says_so() -> None:
+    headers = {**_v1_headers(), "X-HubSpot-Signature": "00" * 32}
+    result = _check(headers, allow_legacy=True)
+    assert (result.ok, result.version, result.reason) == (False, "v1", "mismatch")
+
+
+# A missing version header defaults to "" before matching "v1"/"v2"; any other default that is
+# neither ("XXXX") refuses the same way: that mutant is equivalent.
+def test_check_signature_without_a_declared_legacy_version_is_refused() -> None:
+    headers = {"X-HubSpot-Signature": _case("v1")["expected"]}
+    result = _check(headers, allow_legacy=True)
+    assert (result.ok, result.version, result.reason) == (False, None, "no_known_signature")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[[1]]", "event 0 is not a JSON object (got array)"),
+        (b"[true]", "event 0 is not a JSON object (got boolean)"),
+        (b"[null]", "event 0 is not a JSON object (got null)"),
+        (b"[1.5]", "event 0 is not a JSON object (got number)"),
+    ],
+)
+def test_parse_events_names_the_json_type_it_got(raw: bytes, message: str) -> None:
+    # _describe_error builds its text from the error's loc, type and msg only, so asking pydantic
+    # for the input or the docs URL (include_input/include_url) changes nothing we show, and a
+    # flat model's loc has one part, so its separator never appears: those mutants are equivalent.
+    with pytest.raises(MalformedWebhook, match=f"^{re.escape(message)}$"):
+        parse_events(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -105,7 +106,7 @@ def test_quickbooks_monthly_creates_recurring_template_for_the_agreed_instalment
         "NumInterval": 1,
         "DayOfMonth": 1,
         "StartDate": "2027-01-01",
-        "EndDate": "2027-12-31",
+        "EndDate": "2027-12-01",
     }
     assert invoice["RecurringInfo"]["RecurType"] == "Automated"
     assert invoice["CurrencyRef"] == {"value": "GBP"}
@@ -132,7 +133,7 @@ def test_quickbooks_quarterly_bills_every_three_months(qbo: Harness) -> None:
     assert (schedule["NumInterval"], schedule["StartDate"], schedule["EndDate"]) == (
         3,
         "2027-01-01",
-        "2027-12-31",
+        "2027-10-01",
     )
     assert '"Amount":9000.00' in raw(post)
 
@@ -423,3 +424,38 @@ def test_quickbooks_look_first_ignores_a_marker_quoted_in_another_handoffs_text(
 
     earlier = {other.external_id, *other.extra_ids, stray.external_id, *stray.extra_ids}
     assert earlier.isdisjoint({record.external_id, *record.extra_ids})
+
+
+def test_quickbooks_uneven_split_is_a_template_and_one_invoice_for_the_last_instalment(
+    qbo: Harness,
+) -> None:
+    adapter = qbo.adapter()
+    brief = make_brief("monthly", contract_value=Decimal("10000.00"))
+
+    record = adapter.create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [template_post] = qbo.posts("/recurringtransaction")
+    [invoice_post] = qbo.posts("/invoice")
+    template = template_post.json["Invoice"]
+    assert '"Amount":833.33' in raw(template_post)
+    schedule = template["RecurringInfo"]["ScheduleInfo"]
+    assert (schedule["StartDate"], schedule["EndDate"], schedule["DayOfMonth"]) == (
+        "2027-01-01",
+        "2027-11-01",
+        1,
+    )
+    assert '"Amount":833.37' in raw(invoice_post)
+    assert (invoice_post.json["TxnDate"], invoice_post.json["DueDate"]) == (
+        "2027-12-01",
+        "2027-12-31",
+    )
+    assert "(ref handoff-42/2)" in invoice_post.json["PrivateNote"]
+    assert "11 x 833.33 and the last 833.37 (separate invoice" in template["PrivateNote"]
+    assert record.kind == "recurring_invoice"
+    assert record.external_id in qbo.fake.recurring
+    assert record.extra_ids == (next(iter(qbo.fake.invoices)),)
+
+    again = adapter.create_billing_setup(brief, idempotency_key="other-key", look_first=True)
+
+    assert (again.external_id, again.extra_ids) == (record.external_id, record.extra_ids)
+    assert (len(qbo.posts("/recurringtransaction")), len(qbo.posts("/invoice"))) == (1, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -98,7 +99,7 @@ def test_xero_monthly_creates_repeating_invoice_for_the_agreed_instalments(xro: 
         "DueDate": 30,
         "DueDateType": "DAYSAFTERBILLDATE",
         "StartDate": "2027-01-01",
-        "EndDate": "2027-12-31",
+        "EndDate": "2027-12-01",
     }
     assert body["Type"] == "ACCREC"
     assert body["Status"] == "DRAFT"
@@ -151,7 +152,7 @@ def test_xero_quarterly_repeats_every_three_months(xro: Harness) -> None:
     [put] = xro.calls("PUT", "/RepeatingInvoices")
     schedule = only(put, "RepeatingInvoices")["Schedule"]
     assert (schedule["Period"], schedule["Unit"]) == (3, "MONTHLY")
-    assert (schedule["StartDate"], schedule["EndDate"]) == ("2027-01-01", "2027-12-31")
+    assert (schedule["StartDate"], schedule["EndDate"]) == ("2027-01-01", "2027-10-01")
     assert '"UnitAmount":9000.00' in raw(put)
 
 
@@ -429,3 +430,37 @@ def test_xero_look_first_ignores_a_marker_quoted_in_a_milestone_description(xro:
 
     assert record.external_id != other.external_id
     assert len(xro.fake.invoices) == 6
+
+
+def test_xero_uneven_split_is_a_repeating_invoice_and_one_draft_for_the_remainder(
+    xro: Harness,
+) -> None:
+    adapter = xro.adapter()
+    brief = make_brief("monthly", contract_value=Decimal("10000.00"), remainder="first")
+
+    record = adapter.create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [repeating_put] = xro.calls("PUT", "/RepeatingInvoices")
+    [invoice_put] = xro.calls("PUT", "/Invoices")
+    repeating = only(repeating_put, "RepeatingInvoices")
+    assert '"UnitAmount":833.33' in raw(repeating_put)
+    assert (repeating["Schedule"]["StartDate"], repeating["Schedule"]["EndDate"]) == (
+        "2027-02-01",
+        "2027-12-01",
+    )
+    invoice = only(invoice_put, "Invoices")
+    assert '"UnitAmount":833.37' in raw(invoice_put)
+    assert (invoice["Date"], invoice["DueDate"], invoice["Status"]) == (
+        "2027-01-01",
+        "2027-01-31",
+        "DRAFT",
+    )
+    assert invoice["LineItems"][0]["Description"] == (
+        "Acme rollout: monthly instalment 1 of 12 (ref handoff-42/2)"
+    )
+    assert record.kind == "repeating_invoice" and len(record.extra_ids) == 1
+
+    again = adapter.create_billing_setup(brief, idempotency_key="other", look_first=True)
+
+    assert (again.external_id, again.extra_ids) == (record.external_id, record.extra_ids)
+    assert len(xro.calls("PUT", "/RepeatingInvoices")) == len(xro.calls("PUT", "/Invoices")) == 1

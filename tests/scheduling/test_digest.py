@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import OrgConfig
+from bot.config import OrgConfig, parse_org_config
 from bot.services.digest import DigestService
 from bot.services.obligations import ObligationBook
 from storage.uow import UnitOfWorkFactory
@@ -22,8 +23,11 @@ from tests.scheduling.conftest import (
     jobs,
     local,
     open_obligation,
+    org_dict,
 )
 from tests.support.fake_slack import block_kit_problems
+
+LA = ZoneInfo("America/Los_Angeles")
 
 
 @pytest.fixture
@@ -144,3 +148,26 @@ def test_digest_after_days_down_sends_only_today(
     assert digests.send() == 1
     assert digests.send() == 0
     assert _digests(uow) == [("digest:UOPSMGR:2026-01-12", OPS_MANAGER)]
+
+
+def test_digest_is_keyed_by_the_managers_local_date_not_utc(
+    uow: UnitOfWorkFactory, clock: FakeClock
+) -> None:
+    raw = org_dict()
+    raw["teams"]["sales"]["working_hours"]["timezone"] = "America/Los_Angeles"
+    org = parse_org_config(raw)
+    book = ObligationBook(org)
+    digests = DigestService(uow_factory=uow, org=org, clock=clock)
+    _confirm(uow, book, "sales", local(LA, 2026, 1, 9, 9))  # overdue all of Monday
+
+    clock.set(local(LA, 2026, 1, 12, 9, 30))  # Monday 17:30 UTC
+    assert digests.send() == 1
+    clock.set(local(LA, 2026, 1, 12, 16, 30))  # still Monday in LA, Tuesday 00:30 UTC
+    assert digests.send() == 0
+    clock.set(local(LA, 2026, 1, 13, 9, 30))
+    assert digests.send() == 1
+
+    assert _digests(uow) == [
+        ("digest:USALESMGR:2026-01-12", SALES_MANAGER),
+        ("digest:USALESMGR:2026-01-13", SALES_MANAGER),
+    ]

@@ -59,3 +59,10 @@ def test_org_config_accepts_the_fixture_file() -> None:
     org = parse_org_config(org_dict())
     assert org.slas.answer.escalate_after_hours == 6
     assert org.teams["sales"].working_hours.timezone == "America/New_York"
+
+
+def test_org_config_billing_remainder_defaults_to_last_and_names_a_bad_value() -> None:
+    assert parse_org_config(org_dict()).billing.remainder == "last"
+    assert parse_org_config(org_dict(billing={"remainder": "first"})).billing.remainder == "first"
+    with pytest.raises(ConfigError, match=r"billing\.remainder: Input should be 'first' or 'last'"):
+        parse_org_config(org_dict(billing={"remainder": "middle"}))
