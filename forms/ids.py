@@ -74,6 +74,7 @@ class SalesToDeliveryField(StrEnum):
     PO_NUMBER = "po_number"
     INVOICING_ENTITY = "invoicing_entity"
     TAX_ID = "tax_id"
+    BILLING_ADDRESS = "billing_address"
     BILLING_CONDITIONS = "billing_conditions"
     EARLIEST_KICKOFF = "earliest_kickoff"
     KICKOFF_WAITS_ON = "kickoff_waits_on"
@@ -81,6 +82,7 @@ class SalesToDeliveryField(StrEnum):
     CLIENT_TOOLS = "client_tools"
     NON_STANDARD_TERMS = "non_standard_terms"
     DISCOUNTS = "discounts"
+    DISCOUNT_AMOUNT = "discount_amount"
     RISKS = "risks"
 
 

@@ -70,8 +70,6 @@ def deliverables(form: SalesToDeliveryForm) -> list[str]:
 
 def billing(form: SalesToDeliveryForm) -> dict[str, Any]:
     """The billing terms as a plain dict shaped like integrations.ports.BillingTerms."""
-    arrears = "Billed in arrears" if form.billing_in_arrears else None
-    conditions = [text for text in (arrears, form.billing_conditions) if text]
     return {
         "contract_value": form.contract_value,
         "currency": form.currency,
@@ -82,8 +80,13 @@ def billing(form: SalesToDeliveryForm) -> dict[str, Any]:
         "po_number": form.po_number if form.po_required else None,
         "invoicing_entity": form.invoicing_entity,
         "tax_id": form.tax_id,
-        # BillingTerms has no arrears flag, so it travels in the conditions finance reads.
-        "conditions": ". ".join(conditions) or None,
+        "conditions": form.billing_conditions,
+        "billed_in_arrears": form.billing_in_arrears,
+        "billing_address": form.billing_address,
+        "non_standard_terms": form.non_standard_terms,
+        "discounts": form.discounts,
+        "discount_amount": form.discount_amount,
+        "contract_url": form.contract_url,
         "milestones": [
             {"description": m.description, "amount": m.amount, "due_date": m.due_date}
             for m in form.milestones

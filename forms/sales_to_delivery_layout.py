@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from forms import limits
 from forms.base import FormValues
 from forms.display import EMPTY, fmt_date, or_empty, user_mention, yes_no
 from forms.ids import KEY_CONTACT_BLOCKS, KEY_CONTACT_PARTS, ActionId
@@ -49,7 +52,7 @@ def _person_fields(attribute: str) -> tuple[Field, ...]:
             kind,
             hint=hint,
             path=(attribute, part),
-            max_length=40 if part == "phone" else None,
+            max_length=limits.PHONE.max_length if part == "phone" else None,
         )
         for block, part, kind, label, hint in zip(
             KEY_CONTACT_BLOCKS[attribute], KEY_CONTACT_PARTS, kinds, labels, hints, strict=True
@@ -196,6 +199,13 @@ BILLING = Section(
         Field(F.INVOICING_ENTITY, "Client legal entity to invoice", Kind.TEXT),
         Field(F.TAX_ID, "Client tax or VAT ID", Kind.TEXT),
         Field(
+            F.BILLING_ADDRESS,
+            "Billing address",
+            Kind.MULTILINE,
+            hint="As it must appear on invoices, one line per address line.",
+            placeholder="Unit 4, Quayside Works\n12 Harbour Road\nBristol BS1 6AA\nUnited Kingdom",
+        ),
+        Field(
             F.BILLING_CONDITIONS,
             "Billing conditions",
             Kind.MULTILINE,
@@ -213,6 +223,7 @@ BILLING = Section(
         Row("PO number", lambda m: or_empty(m.po_number)),
         Row("Client legal entity to invoice", lambda m: or_empty(m.invoicing_entity)),
         Row("Client tax or VAT ID", lambda m: or_empty(m.tax_id)),
+        Row("Billing address", lambda m: or_empty(m.billing_address)),
         Row("Billing conditions", lambda m: or_empty(m.billing_conditions)),
     ),
 )
@@ -239,9 +250,34 @@ ANOMALIES = Section(
     "Anomalies",
     (
         Field(F.NON_STANDARD_TERMS, "Non-standard terms", Kind.MULTILINE),
-        Field(F.DISCOUNTS, "Discounts", Kind.MULTILINE),
+        Field(
+            F.DISCOUNTS,
+            "Discounts",
+            Kind.MULTILINE,
+            placeholder="10% launch-partner discount for year one, agreed by the CFO",
+        ),
+        Field(
+            F.DISCOUNT_AMOUNT,
+            "Discount amount",
+            Kind.NUMBER,
+            hint="Already taken off the contract value; finance states it on every invoice.",
+        ),
         Field(F.RISKS, "Risks and sensitivities", Kind.MULTILINE),
     ),
 )
 
-LAYOUT = (CONTEXT, CONTACTS, SCOPE, BILLING, KICKOFF, ANOMALIES)
+
+def _with_vendor_limit(field: Field) -> Field:
+    """The field capped at its vendor limit (forms.limits), the limit said in its hint."""
+    limit = limits.BY_FIELD.get(str(field.name))
+    if limit is None or field.kind not in (Kind.TEXT, Kind.MULTILINE):
+        return field
+    hint = f"{field.hint} {limit.hint()}" if field.hint else limit.hint()
+    return replace(field, max_length=limit.max_length, hint=hint)
+
+
+def _limited(section: Section) -> Section:
+    return replace(section, fields=tuple(map(_with_vendor_limit, section.fields)))
+
+
+LAYOUT = tuple(map(_limited, (CONTEXT, CONTACTS, SCOPE, BILLING, KICKOFF, ANOMALIES)))

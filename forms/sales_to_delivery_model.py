@@ -32,12 +32,17 @@ from forms.lines import (
 )
 from forms.money import CurrencyCheck, fits_currency, format_money, places_problem
 from forms.validators import (
+    AccountName,
     LongText,
+    OptionalAddress,
+    OptionalFinanceEssay,
+    OptionalLegalEntity,
     OptionalLinkUrl,
     OptionalLongText,
     OptionalShortText,
     OptionalSlackUserId,
-    ShortText,
+    OptionalTaxId,
+    blank_to_none,
 )
 
 Schedule = Literal["one_off", "monthly", "quarterly", "milestones"]
@@ -65,7 +70,7 @@ class SalesToDeliveryForm(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     # Context
-    account_name: ShortText
+    account_name: AccountName
     why_they_bought: LongText
     success_criteria: LongText
     month_one: LongText
@@ -88,6 +93,9 @@ class SalesToDeliveryForm(BaseModel):
     # Billing
     currency: Annotated[str, CurrencyCheck]
     contract_value: Annotated[Decimal, Field(gt=0, max_digits=18)]
+    discount_amount: Annotated[
+        Decimal | None, Field(ge=0, max_digits=18), BeforeValidator(blank_to_none)
+    ] = None
     schedule: Schedule
     milestones: Annotated[list[Milestone], BeforeValidator(split_milestones)] = Field(
         default=[], validate_default=True
@@ -97,17 +105,18 @@ class SalesToDeliveryForm(BaseModel):
     payment_terms_days: Annotated[int, AfterValidator(_allowed_terms)]
     po_required: bool = False
     po_number: OptionalShortText = Field(default=None, validate_default=True)
-    invoicing_entity: OptionalShortText = None
-    tax_id: OptionalShortText = None
-    billing_conditions: OptionalLongText = None
+    invoicing_entity: OptionalLegalEntity = None
+    tax_id: OptionalTaxId = None
+    billing_address: OptionalAddress = None
+    billing_conditions: OptionalFinanceEssay = None
     # Kickoff and access
     earliest_kickoff: date
     kickoff_waits_on: OptionalShortText = None
     access_needed: OptionalLongText = None
     client_tools: OptionalLongText = None
     # Anomalies
-    non_standard_terms: OptionalLongText = None
-    discounts: OptionalLongText = None
+    non_standard_terms: OptionalFinanceEssay = None
+    discounts: OptionalFinanceEssay = None
     risks: OptionalLongText = None
 
     @field_validator("term_end")
@@ -122,6 +131,22 @@ class SalesToDeliveryForm(BaseModel):
     @classmethod
     def _value_fits_currency(cls, value: Decimal, info: ValidationInfo) -> Decimal:
         return fits_currency(value, info.data.get("currency"))
+
+    @field_validator("discount_amount")
+    @classmethod
+    def _discount_below_value(cls, amount: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        value, currency = info.data.get("contract_value"), info.data.get("currency")
+        if amount is None or value is None or currency is None:
+            return amount
+        problem = places_problem(amount, currency)
+        if problem:
+            raise form_error(problem)
+        if amount >= value:
+            raise form_error(
+                "The discount is the amount already taken off the list price: it must be less "
+                f"than the contract value ({format_money(value, currency)})"
+            )
+        return amount
 
     @field_validator("milestones")
     @classmethod

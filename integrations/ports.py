@@ -51,6 +51,14 @@ class BillingTerms(Record):
     milestones: tuple[Milestone, ...] = ()
     term_start: date | None = None
     term_end: date | None = None
+    billed_in_arrears: bool = False
+    billing_address: str | None = Field(default=None, description="one line per address line")
+    non_standard_terms: str | None = None
+    discounts: str | None = Field(default=None, description="what was discounted, and why")
+    discount_amount: Decimal | None = Field(
+        default=None, ge=0, description="already deducted from contract_value (never re-applied)"
+    )
+    contract_url: str | None = None
 
     def instalment_amount(self) -> Decimal:
         """Amount of each recurring invoice: the contract value spread over the term's periods."""

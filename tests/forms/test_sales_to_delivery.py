@@ -211,7 +211,7 @@ RULES = [
     pytest.param(_without(F.WHY_THEY_BOUGHT), F.WHY_THEY_BOUGHT, "Required", id="required"),
     pytest.param({F.PROMISES_MADE: "  \n "}, F.PROMISES_MADE, "Required", id="blank"),
     pytest.param(
-        {F.ACCOUNT_NAME: "A" * 256}, F.ACCOUNT_NAME, "Keep it to 255 characters", id="long"
+        {F.ACCOUNT_NAME: "A" * 101}, F.ACCOUNT_NAME, "Keep it to 100 characters", id="long"
     ),
     pytest.param(
         _without(F.BUYER_NAME, F.BUYER_ROLE, F.BUYER_EMAIL, F.BUYER_PHONE),
@@ -544,7 +544,8 @@ def test_contacts_and_billing_fit_the_integration_records(sales_values: dict[str
     terms = ports.BillingTerms(**billing(form))
     assert terms.contract_value == Decimal("100000.00")
     assert terms.po_number == "PO-4500012345"
-    assert terms.conditions == "Billed in arrears. Invoices go to the supplier portal."
+    assert terms.conditions == "Invoices go to the supplier portal."
+    assert terms.billed_in_arrears is True
     assert [m.amount for m in terms.milestones] == [Decimal("40000.00"), Decimal("60000")]
     assert (terms.term_start, terms.term_end) == (date(2027, 3, 12), date(2028, 3, 11))
     brief_contacts = [ports.Contact(**c) for c in contacts(form)]
