@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -51,8 +52,11 @@ class FormSpec(Protocol[M]):
     ) -> View:
         """The editable modal with values (prefill or draft) as initial values and a note on top."""
 
-    def parse(self, values: FormValues) -> M | dict[str, str]:
-        """The validated model, or short messages keyed by block_id."""
+    def parse(self, values: FormValues, *, today: date | None = None) -> M | dict[str, str]:
+        """The validated model, or short messages keyed by block_id (`today`: submission day)."""
+
+    def load(self, payload: Mapping[str, Any], schema_version: int) -> M:
+        """A stored submission as the model, upgraded from the schema version it was saved with."""
 
     def error_summary(self, errors: Mapping[str, str]) -> str:
         """One line naming the fields that need attention, to pass as errors_summary."""

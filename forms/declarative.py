@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Generic
 
 from pydantic import BaseModel, ValidationError
@@ -41,6 +42,7 @@ class DeclarativeForm(Generic[M]):
     schema_version: int = 1
     submit_label: str = "Submit handoff"
     name_field: str = "account_name"
+    upgrade: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
     _required: dict[str, bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,17 +100,31 @@ class DeclarativeForm(Generic[M]):
             notify_on_close=True,  # view_closed carries the state, and the app saves it as a draft
         )
 
-    def parse(self, values: FormValues) -> M | dict[str, str]:
-        """The validated model, or one short message per block_id of the shown fields."""
+    def parse(self, values: FormValues, *, today: date | None = None) -> M | dict[str, str]:
+        """The validated model, or one short message per block_id of the shown fields.
+
+        `today` turns on the rules about the submission day (no kickoff in the past); stored
+        payloads are re-read without it, so a handoff never becomes invalid by ageing.
+        """
         shown = self.visible_fields(values)
         try:
-            return self.model.model_validate(_model_input(shown, values))
+            return self.model.model_validate(_model_input(shown, values), context={"today": today})
         except ValidationError as exc:
             errors: dict[str, str] = {}
             for error in exc.errors():
                 target = _field_for(error["loc"], shown)
                 errors.setdefault(str(target.name), humanize(error, kind=target.kind))
             return errors
+
+    def load(self, payload: Mapping[str, Any], schema_version: int) -> M:
+        """A stored submission as the model, upgraded from the schema version it was saved with.
+
+        Rules added after it was submitted are not applied to it (context `stored_version`).
+        """
+        data = dict(payload)
+        if schema_version < self.schema_version and self.upgrade is not None:
+            data = self.upgrade(data, schema_version)
+        return self.model.model_validate(data, context={"stored_version": schema_version})
 
     def error_summary(self, errors: Mapping[str, str]) -> str:
         """':warning: 2 answers need a look: Buyer: email, Term end.' (for errors_summary)."""

@@ -8,7 +8,7 @@ from typing import Any
 from forms.declarative import DeclarativeForm
 from forms.ids import CallbackId
 from forms.sales_to_delivery_layout import CONTACT_ROLES, LAYOUT
-from forms.sales_to_delivery_model import SalesToDeliveryForm
+from forms.sales_to_delivery_model import SCHEMA_VERSION, SalesToDeliveryForm, upgrade_payload
 from forms.sales_to_delivery_prefill import prefill_values
 
 __all__ = [
@@ -31,6 +31,8 @@ SPEC: DeclarativeForm[SalesToDeliveryForm] = DeclarativeForm(
     model=SalesToDeliveryForm,
     layout=LAYOUT,
     title_prefix="Handoff",
+    schema_version=SCHEMA_VERSION,
+    upgrade=upgrade_payload,
     intro=(
         "What delivery and finance need to start well. Prefilled from the CRM where it knew "
         "the answer; *Save draft* or *Save & close* keeps your progress."

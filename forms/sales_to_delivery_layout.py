@@ -98,24 +98,34 @@ CONTEXT = Section(
             "Why they bought",
             Kind.MULTILINE,
             hint="The client's problem and goals, in their words.",
+            placeholder="Month-end reporting takes a week and nobody trusts the numbers",
         ),
         Field(
             F.SUCCESS_CRITERIA,
             "Success after 90 days",
             Kind.MULTILINE,
             hint="Measurable, e.g. 'weekly dashboard live by week 4'.",
+            placeholder="Month-end pack out by working day 3; 5 finance users active weekly",
         ),
         Field(
             F.MONTH_ONE,
             "What month one must feel like",
             Kind.MULTILINE,
             hint="Reporting format and cadence, meeting rhythm, first visible wins.",
+            placeholder="Tuesday call with Bob; one-page PDF status every Friday",
         ),
         Field(
             F.PROMISES_MADE,
             "Promises made during the sale",
             Kind.MULTILINE,
             hint="Anything you said yes to. 'None' is an answer.",
+            placeholder="Weekly status call with the CFO; first dashboard before the May board",
+        ),
+        Field(
+            F.COMPETITORS,
+            "Competitors considered",
+            Kind.TEXT,
+            placeholder="Tableau partner Datawise; building it in-house",
         ),
     ),
 )
@@ -145,14 +155,34 @@ CONTACTS = Section(
 SCOPE = Section(
     "Agreed scope",
     (
-        Field(F.DELIVERABLES, "Deliverables", Kind.MULTILINE, hint="One per line."),
+        Field(
+            F.DELIVERABLES,
+            "Deliverables",
+            Kind.MULTILINE,
+            hint="One per line. Prefilled from the deal's line items.",
+            placeholder="Month-end dashboard\nData pipeline from Xero\nTraining for 5 users",
+        ),
         Field(
             F.OUT_OF_SCOPE,
             "Explicitly out of scope",
             Kind.MULTILINE,
             hint="What we will not do, so nobody assumes it.",
+            placeholder="Budgeting and forecasting; integrations beyond Xero",
         ),
-        Field(F.TERM_START, "Term start", Kind.DATE, hint="Prefilled with the close date."),
+        Field(
+            F.ACCEPTANCE_CRITERIA,
+            "Acceptance criteria",
+            Kind.MULTILINE,
+            hint="What 'done' means for each milestone or deliverable.",
+            placeholder="Dashboard: CFO signs off March figures matching the ledger to the penny",
+        ),
+        Field(
+            F.ASSUMPTIONS,
+            "Assumptions",
+            Kind.MULTILINE,
+            placeholder="Client supplies read-only Xero access in week 1; one round of revisions",
+        ),
+        Field(F.TERM_START, "Term start", Kind.DATE, hint="Prefilled from the deal."),
         Field(F.TERM_END, "Term end", Kind.DATE),
         Field(F.CONTRACT_URL, "Signed contract or SOW", Kind.URL, placeholder="https://"),
     ),
@@ -210,6 +240,7 @@ BILLING = Section(
             "Billing conditions",
             Kind.MULTILINE,
             hint="e.g. invoice only after sign-off; upload invoices to their portal.",
+            placeholder="Invoices go through their Coupa portal, never by email",
         ),
     ),
     rows=(
@@ -232,6 +263,18 @@ KICKOFF = Section(
     (
         Field(F.EARLIEST_KICKOFF, "Earliest kickoff", Kind.DATE),
         Field(
+            F.GO_LIVE_DATE,
+            "Committed go-live or first deliverable",
+            Kind.DATE,
+            hint="The date the client expects something live.",
+        ),
+        Field(
+            F.GO_LIVE_PROMISED,
+            "Promised to the client",
+            Kind.CHECKBOX,
+            choices=(("yes", "The client was promised this date"),),
+        ),
+        Field(
             F.KICKOFF_WAITS_ON,
             "Kickoff waits on",
             Kind.TEXT,
@@ -243,13 +286,81 @@ KICKOFF = Section(
             Kind.MULTILINE,
             hint="Systems, accounts, and who at the client grants them. Never credentials.",
         ),
-        Field(F.CLIENT_TOOLS, "The client's tools and integrations", Kind.MULTILINE),
+        Field(
+            F.CLIENT_TOOLS,
+            "The client's tools and integrations",
+            Kind.MULTILINE,
+            placeholder="Xero, Slack Connect, Google Sheets",
+        ),
+    ),
+)
+SECURITY_NEEDS = (
+    ("dpa", "Data processing agreement (DPA)"),
+    ("sso", "Single sign-on (SSO)"),
+    ("data_residency", "Data residency"),
+    ("pen_test", "Penetration test"),
+    ("security_review", "Security questionnaire or review"),
+)
+SUPPORT_TIERS = (
+    ("standard", "Standard (business hours)"),
+    ("business_hours_plus", "Extended hours"),
+    ("premium", "Premium (24x7)"),
+    ("none", "No support agreed"),
+)
+
+
+def _labels(choices: tuple[tuple[str, str], ...], values: list[str]) -> str:
+    names = dict(choices)
+    return ", ".join(names[v] for v in values) or EMPTY
+
+
+RISKS = Section(
+    "Security, support and risks",
+    (
+        Field(F.SECURITY_NEEDS, "Security and compliance", Kind.CHECKBOX, choices=SECURITY_NEEDS),
+        Field(
+            F.SECURITY_NOTES,
+            "Security details",
+            Kind.MULTILINE,
+            placeholder="Data must stay in the EU; SSO through Okta; DPA signed on 3 March",
+        ),
+        Field(F.SUPPORT_TIER, "Support tier", Kind.SELECT, choices=SUPPORT_TIERS),
+        Field(
+            F.RISKS_NONE_KNOWN,
+            "Risks",
+            Kind.CHECKBOX,
+            choices=(("yes", "None known"),),
+            hint="Tick only if you know of none; otherwise list them below.",
+        ),
+        Field(
+            F.RISKS,
+            "Risks and sensitivities",
+            Kind.MULTILINE,
+            placeholder="The CFO who signed leaves in June; IT team of two, slow to grant access",
+        ),
+    ),
+    rows=(
+        Row("Security and compliance", lambda m: _labels(SECURITY_NEEDS, m.security_needs)),
+        Row("Security details", lambda m: or_empty(m.security_notes)),
+        Row(
+            "Support tier",
+            lambda m: _labels(SUPPORT_TIERS, [m.support_tier] if m.support_tier else []),
+        ),
+        Row(
+            "Risks and sensitivities",
+            lambda m: "None known" if m.risks_none_known else or_empty(m.risks),
+        ),
     ),
 )
 ANOMALIES = Section(
     "Anomalies",
     (
-        Field(F.NON_STANDARD_TERMS, "Non-standard terms", Kind.MULTILINE),
+        Field(
+            F.NON_STANDARD_TERMS,
+            "Non-standard terms",
+            Kind.MULTILINE,
+            placeholder="Termination for convenience on 30 days' notice after month 6",
+        ),
         Field(
             F.DISCOUNTS,
             "Discounts",
@@ -262,7 +373,18 @@ ANOMALIES = Section(
             Kind.NUMBER,
             hint="Already taken off the contract value; finance states it on every invoice.",
         ),
-        Field(F.RISKS, "Risks and sensitivities", Kind.MULTILINE),
+    ),
+    rows=(
+        Row("Non-standard terms", lambda m: or_empty(m.non_standard_terms)),
+        Row("Discounts", lambda m: or_empty(m.discounts)),
+        Row(
+            "Discount amount",
+            lambda m: (
+                format_money(m.discount_amount, m.currency)
+                if m.discount_amount is not None
+                else EMPTY
+            ),
+        ),
     ),
 )
 
@@ -280,4 +402,4 @@ def _limited(section: Section) -> Section:
     return replace(section, fields=tuple(map(_with_vendor_limit, section.fields)))
 
 
-LAYOUT = tuple(map(_limited, (CONTEXT, CONTACTS, SCOPE, BILLING, KICKOFF, ANOMALIES)))
+LAYOUT = tuple(map(_limited, (CONTEXT, CONTACTS, SCOPE, KICKOFF, RISKS, BILLING, ANOMALIES)))

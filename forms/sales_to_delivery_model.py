@@ -6,9 +6,9 @@ whose validator reads them, because pydantic validates in declaration order.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,7 @@ from forms.lines import (
     split_people,
 )
 from forms.money import CurrencyCheck, fits_currency, format_money, places_problem
+from forms.terms import STEP_MONTHS, invoice_count, term_periods
 from forms.validators import (
     AccountName,
     LongText,
@@ -46,7 +47,10 @@ from forms.validators import (
 )
 
 Schedule = Literal["one_off", "monthly", "quarterly", "milestones"]
+SecurityNeed = Literal["dpa", "sso", "data_residency", "pen_test", "security_review"]
+SupportTier = Literal["standard", "business_hours_plus", "premium", "none"]
 PAYMENT_TERMS_DAYS = (0, 7, 14, 30, 45, 60, 90)
+ARREARS_GRACE_DAYS = 31  # an invoice in arrears for the last period is raised after the term ends
 
 
 def _at_least_one(items: list[str]) -> list[str]:
@@ -75,6 +79,7 @@ class SalesToDeliveryForm(BaseModel):
     success_criteria: LongText
     month_one: LongText
     promises_made: LongText
+    competitors: OptionalShortText = None
     # Key contacts
     buyer: Person
     day_to_day: Person
@@ -90,6 +95,8 @@ class SalesToDeliveryForm(BaseModel):
     term_start: date
     term_end: date
     contract_url: OptionalLinkUrl = None
+    acceptance_criteria: LongText
+    assumptions: OptionalLongText = None
     # Billing
     currency: Annotated[str, CurrencyCheck]
     contract_value: Annotated[Decimal, Field(gt=0, max_digits=18)]
@@ -111,13 +118,19 @@ class SalesToDeliveryForm(BaseModel):
     billing_conditions: OptionalFinanceEssay = None
     # Kickoff and access
     earliest_kickoff: date
+    go_live_date: date
+    go_live_promised: bool = False
     kickoff_waits_on: OptionalShortText = None
     access_needed: OptionalLongText = None
     client_tools: OptionalLongText = None
+    security_needs: list[SecurityNeed] = []
+    security_notes: OptionalLongText = None
+    support_tier: SupportTier | None = None
     # Anomalies
     non_standard_terms: OptionalFinanceEssay = None
     discounts: OptionalFinanceEssay = None
-    risks: OptionalLongText = None
+    risks_none_known: bool = False
+    risks: OptionalLongText = Field(default=None, validate_default=True)
 
     @field_validator("term_end")
     @classmethod
@@ -157,6 +170,19 @@ class SalesToDeliveryForm(BaseModel):
             return []  # a milestone list typed before switching schedule is not billed
         if not milestones:
             raise form_error(f"Add at least one milestone, one per line: {MILESTONE_FORMAT}")
+        start, end = info.data.get("term_start"), info.data.get("term_end")
+        in_force = not _stored_before(info, 2)
+        for number, milestone in enumerate(milestones, 1):
+            if (
+                in_force
+                and start is not None
+                and end is not None
+                and not start <= milestone.due_date <= end
+            ):
+                raise form_error(
+                    f"Milestone {number} is due {fmt_date(milestone.due_date)}, outside the term "
+                    f"({fmt_date(start)} to {fmt_date(end)})"
+                )
         value, currency = info.data.get("contract_value"), info.data.get("currency")
         if value is None or currency is None:
             return milestones
@@ -187,4 +213,87 @@ class SalesToDeliveryForm(BaseModel):
         end = info.data.get("term_end")
         if end is not None and kickoff > end:
             raise form_error(f"Must be on or before the term end ({fmt_date(end)})")
+        today = _today(info)
+        if today is not None and kickoff < today:
+            raise form_error(f"Kickoff cannot be in the past (today is {fmt_date(today)})")
         return kickoff
+
+    @field_validator("go_live_date")
+    @classmethod
+    def _go_live_after_kickoff(cls, go_live: date, info: ValidationInfo) -> date:
+        kickoff, end = info.data.get("earliest_kickoff"), info.data.get("term_end")
+        if _stored_before(info, 2):
+            return go_live
+        if kickoff is not None and go_live < kickoff:
+            raise form_error(f"Must be on or after the earliest kickoff ({fmt_date(kickoff)})")
+        if end is not None and go_live > end:
+            raise form_error(f"Must be on or before the term end ({fmt_date(end)})")
+        return go_live
+
+    @field_validator("first_invoice_date")
+    @classmethod
+    def _first_invoice_in_term(cls, first: date, info: ValidationInfo) -> date:
+        start, end = info.data.get("term_start"), info.data.get("term_end")
+        if start is None or end is None or _stored_before(info, 2):
+            return first
+        arrears = bool(info.data.get("billing_in_arrears"))
+        last = end + timedelta(days=ARREARS_GRACE_DAYS) if arrears else end
+        if not start <= first <= last:
+            return _raise(
+                f"Must fall inside the term ({fmt_date(start)} to {fmt_date(last)})"
+                + (", a month after its end when billed in arrears" if arrears else "")
+            )
+        schedule = info.data.get("schedule")
+        step = STEP_MONTHS.get(str(schedule))
+        if step is not None:
+            periods, count = term_periods(start, end, step), invoice_count(first, end, step)
+            if count != periods:
+                raise form_error(
+                    f"A {schedule} schedule from this date makes {count} invoices before the "
+                    f"term ends, but the term has {periods} periods: start on the term start "
+                    f"({fmt_date(start)})"
+                )
+        return first
+
+    @field_validator("risks")
+    @classmethod
+    def _risks_or_none_known(cls, risks: str | None, info: ValidationInfo) -> str | None:
+        none_known = bool(info.data.get("risks_none_known"))
+        if none_known and risks:
+            raise form_error("Either list the risks or tick “None known”, not both")
+        if not none_known and not risks:
+            raise form_error("List the risks, or tick “None known” (a blank is not an answer)")
+        return risks
+
+
+SCHEMA_VERSION = 2
+NOT_ASKED = "Not asked: submitted before the form had this question"
+
+
+def upgrade_payload(payload: dict[str, Any], schema_version: int) -> dict[str, Any]:
+    """A payload stored under an older schema, given what the new required fields need."""
+    data = dict(payload)
+    if schema_version < 2:
+        data.setdefault("acceptance_criteria", NOT_ASKED)
+        data.setdefault("go_live_date", data.get("earliest_kickoff"))
+        if not data.get("risks") and not data.get("risks_none_known"):
+            data["risks"] = NOT_ASKED
+    return data
+
+
+def _stored_before(info: ValidationInfo, version: int) -> bool:
+    """Whether this is a stored payload from before `version` (its newer rules do not apply)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    stored = context.get("stored_version")
+    return isinstance(stored, int) and stored < version
+
+
+def _today(info: ValidationInfo) -> date | None:
+    """The submission day, when the caller gives one (stored payloads are re-read without it)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    today = context.get("today")
+    return today if isinstance(today, date) else None
+
+
+def _raise(message: str) -> date:
+    raise form_error(message)

@@ -58,7 +58,7 @@ def fill_form(
         return
     spec = get_form(handoff.kind)
     if handoff.status != HandoffStatus.AWAITING_FORM:
-        model = spec.model.model_validate(handoff.form_payload or {})
+        model = spec.load(handoff.form_payload or {}, handoff.schema_version)
         readonly = spec.readonly_view(model, private_metadata=metadata(handoff.id)).to_dict()
         with services.uow() as uow:
             events = uow.repo.timeline(handoff.id)

@@ -38,6 +38,7 @@ VALID: dict[str, Any] = {
     "billing_contact_email": "ap@acme.example",
     "deliverables": "Reporting pipeline\nDashboard\nTraining session",
     "out_of_scope": "Data warehouse migration",
+    "acceptance_criteria": "Pipeline runs nightly for 10 days without a manual fix",
     "term_start": "2027-01-01",
     "term_end": "2027-12-31",
     "contract_value": "36000",
@@ -46,6 +47,8 @@ VALID: dict[str, Any] = {
     "first_invoice_date": "2027-01-01",
     "payment_terms_days": "30",
     "earliest_kickoff": "2027-01-11",
+    "go_live_date": "2027-03-01",
+    "risks_none_known": ["yes"],
     "kickoff_waits_on": "Old supplier's contract ends 2027-01-08",
 }
 

@@ -130,8 +130,9 @@ def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
         "Context",
         "Key contacts",
         "Agreed scope",
-        "Billing",
         "Kickoff and access",
+        "Security, support and risks",
+        "Billing",
         "Anomalies",
     ]
     actions = [b for b in payload["blocks"] if b["type"] == "actions"]
@@ -141,7 +142,7 @@ def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
 
 def test_every_input_block_is_a_form_field_with_the_value_action() -> None:
     payload = checked(SPEC.build_modal({F.SCHEDULE: "milestones"}, private_metadata=""))
-    assert _block_ids(payload) == [str(f) for f in F]
+    assert sorted(_block_ids(payload)) == sorted(str(f) for f in F)
     for block in payload["blocks"]:
         if block["type"] == "input" and block["block_id"] != F.SCHEDULE:
             assert block["element"]["action_id"] == ActionId.VALUE
@@ -361,7 +362,81 @@ RULES = [
         "Milestone 1: GBP amounts have at most 2 decimal places",
         id="milestone decimals",
     ),
+    pytest.param(
+        _milestones("2027-04-01; 40000; Kickoff\n2028-04-01; 60000; Late"),
+        F.MILESTONES,
+        "Milestone 2 is due 1 Apr 2028, outside the term (12 Mar 2027 to 11 Mar 2028)",
+        id="milestone outside term",
+    ),
+    pytest.param(
+        {F.FIRST_INVOICE_DATE: "2027-01-05", F.BILLING_IN_ARREARS: None},
+        F.FIRST_INVOICE_DATE,
+        "Must fall inside the term (12 Mar 2027 to 11 Mar 2028)",
+        id="first invoice before term",
+    ),
+    pytest.param(
+        {F.FIRST_INVOICE_DATE: "2027-07-01"},
+        F.FIRST_INVOICE_DATE,
+        "A quarterly schedule from this date makes 3 invoices before the term ends, but the "
+        "term has 4 periods: start on the term start (12 Mar 2027)",
+        id="quarterly inconsistent with term",
+    ),
+    pytest.param(
+        {F.GO_LIVE_DATE: "2027-03-14"},
+        F.GO_LIVE_DATE,
+        "Must be on or after the earliest kickoff (15 Mar 2027)",
+        id="go-live before kickoff",
+    ),
+    pytest.param(
+        {F.GO_LIVE_DATE: "2028-04-01"},
+        F.GO_LIVE_DATE,
+        "Must be on or before the term end (11 Mar 2028)",
+        id="go-live after term",
+    ),
+    pytest.param(
+        _without(F.RISKS),
+        F.RISKS,
+        "List the risks, or tick “None known” (a blank is not an answer)",
+        id="risks blank",
+    ),
+    pytest.param(
+        {F.RISKS_NONE_KNOWN: ["yes"]},
+        F.RISKS,
+        "Either list the risks or tick “None known”, not both",
+        id="risks and none known",
+    ),
+    pytest.param(
+        _without(F.ACCEPTANCE_CRITERIA),
+        F.ACCEPTANCE_CRITERIA,
+        "Required",
+        id="acceptance criteria required",
+    ),
+    pytest.param(
+        {F.DISCOUNT_AMOUNT: "100000"},
+        F.DISCOUNT_AMOUNT,
+        "The discount is the amount already taken off the list price: it must be less than "
+        "the contract value (GBP 100,000.00)",
+        id="discount not below value",
+    ),
 ]
+
+
+def test_parse_refuses_a_kickoff_in_the_past_only_on_submission(
+    sales_values: dict[str, Any],
+) -> None:
+    errors = SPEC.parse(sales_values, today=date(2027, 3, 16))
+    assert errors == {F.EARLIEST_KICKOFF: "Kickoff cannot be in the past (today is 16 Mar 2027)"}
+    assert isinstance(SPEC.parse(sales_values), SalesToDeliveryForm)  # a stored payload re-read
+    assert isinstance(SPEC.parse(sales_values, today=date(2027, 3, 15)), SalesToDeliveryForm)
+
+
+def test_parse_allows_an_arrears_invoice_a_month_after_the_term(
+    sales_values: dict[str, Any],
+) -> None:
+    sales_values.update({F.SCHEDULE: "one_off", F.FIRST_INVOICE_DATE: "2028-04-05"})
+    assert isinstance(SPEC.parse(sales_values), SalesToDeliveryForm)
+    sales_values[F.BILLING_IN_ARREARS] = []
+    assert F.FIRST_INVOICE_DATE in SPEC.parse(sales_values)
 
 
 @pytest.mark.parametrize(("changes", "block_id", "message"), RULES)
@@ -425,6 +500,12 @@ def test_sections_show_every_field(sales_values: dict[str, Any]) -> None:
         "payment_terms_days": "Payment terms: 30 days",
         "po_required": "PO required: Yes",
         "earliest_kickoff": "Earliest kickoff: 15 Mar 2027",
+        "go_live_date": "Committed go-live or first deliverable: 3 May 2027",
+        "go_live_promised": "Promised to the client: No",
+        "security_needs": "Security and compliance: —",
+        "support_tier": "Support tier: —",
+        "risks_none_known": "Risks and sensitivities: The CFO is leaving in June.",
+        "discount_amount": "Discount amount: —",
     }
     for name in SalesToDeliveryForm.model_fields:
         value = expected.get(name, getattr(form, name))
@@ -436,8 +517,9 @@ def test_sections_show_a_dash_for_blank_optional_answers(sales_values: dict[str,
     for name in (F.RISKS, F.PO_NUMBER, F.OTHER_CONTACTS, F.ACCOUNT_MANAGER, F.CONTRACT_URL):
         sales_values.pop(name)
     sales_values.pop(F.PO_REQUIRED)
+    sales_values[F.RISKS_NONE_KNOWN] = ["yes"]
     rows = dict(row for _, rows in SPEC.sections(_model(sales_values)) for row in rows)
-    assert rows["Risks and sensitivities"] == "—"
+    assert rows["Risks and sensitivities"] == "None known"
     assert rows["PO number"] == "—"
     assert rows["PO required"] == "No"
     assert rows["Other contacts"] == "—"
@@ -580,3 +662,21 @@ def test_errors_summary_sits_under_the_intro() -> None:
         "block_id": BlockId.ERRORS_SUMMARY,
         "text": {"type": "mrkdwn", "text": ":warning: 1 answer needs a look: Term end."},
     }
+
+
+def test_load_upgrades_a_payload_stored_before_the_new_questions(
+    sales_values: dict[str, Any],
+) -> None:
+    stored = _model(sales_values).model_dump(mode="json")
+    for name in ("acceptance_criteria", "go_live_date", "go_live_promised", "risks_none_known"):
+        stored.pop(name)
+    stored.update(risks=None, first_invoice_date="2027-01-02")  # both refused by today's rules
+
+    form = SPEC.load(stored, schema_version=1)
+
+    assert form.go_live_date == form.earliest_kickoff
+    assert form.acceptance_criteria.startswith("Not asked")
+    assert form.risks is not None and form.risks.startswith("Not asked")
+    assert SPEC.load(_model(sales_values).model_dump(mode="json"), SPEC.schema_version) == (
+        _model(sales_values)
+    )
