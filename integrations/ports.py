@@ -144,6 +144,22 @@ class DealContact(Record):
     email: str | None = None
     phone: str | None = None
     job_title: str | None = None
+    roles: tuple[str, ...] = Field(
+        default=(), description="CRM association labels, e.g. 'Billing contact', 'Decision maker'"
+    )
+
+
+class DealLineItem(Record):
+    """One product line of the deal, as sold."""
+
+    name: str
+    quantity: Decimal = Decimal(1)
+    unit_price: Decimal | None = None
+    amount: Decimal | None = Field(default=None, description="the line total after discount")
+    discount: Decimal | None = Field(default=None, description="total discount on the line")
+    recurring: str | None = Field(
+        default=None, description="billing frequency: monthly, quarterly, annually... or None"
+    )
 
 
 class DealSnapshot(Record):
@@ -160,6 +176,10 @@ class DealSnapshot(Record):
     company_name: str | None = None
     contacts: tuple[DealContact, ...] = ()
     url: str | None = None
+    line_items: tuple[DealLineItem, ...] = ()
+    term_start: date | None = None
+    term_end: date | None = None
+    company_address: str | None = Field(default=None, description="one line per address line")
 
 
 # --- errors -------------------------------------------------------------------------------------
