@@ -30,6 +30,7 @@ class BlockId(StrEnum):
     """block_id of the non-input blocks a listener may need to find."""
 
     INTRO = "intro"
+    PROGRESS = "progress"
     ERRORS_SUMMARY = "errors_summary"
     DRAFT_ACTIONS = "draft_actions"
     MESSAGE = "message"
@@ -70,6 +71,7 @@ class SalesToDeliveryField(StrEnum):
     CURRENCY = "currency"
     SCHEDULE = "schedule"
     MILESTONES = "milestones"
+    SOLD_LINES = "sold_lines"
     BILLING_IN_ARREARS = "billing_in_arrears"
     FIRST_INVOICE_DATE = "first_invoice_date"
     PAYMENT_TERMS_DAYS = "payment_terms_days"

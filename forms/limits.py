@@ -30,8 +30,8 @@ PO_NUMBER = Limit(255, "Xero invoice reference")
 EMAIL = Limit(100, "QuickBooks email address")
 PHONE = Limit(30, "QuickBooks phone number")
 BILLING_ADDRESS = Limit(300, "fits QuickBooks' 4,000-character invoice note with the other terms")
-FINANCE_ESSAY = Limit(800, "fits QuickBooks' 4,000-character invoice note with the other terms")
-"""Billing conditions, non-standard terms and discounts: each in full on every invoice's note."""
+FINANCE_ESSAY = Limit(600, "fits QuickBooks' 4,000-character invoice note with the other terms")
+"""Conditions, non-standard terms, discounts, lines as sold: in full on every invoice's note."""
 
 BY_FIELD: dict[str, Limit] = {
     "account_name": ACCOUNT_NAME,
@@ -42,6 +42,7 @@ BY_FIELD: dict[str, Limit] = {
     "billing_conditions": FINANCE_ESSAY,
     "non_standard_terms": FINANCE_ESSAY,
     "discounts": FINANCE_ESSAY,
+    "sold_lines": FINANCE_ESSAY,
     "buyer_email": EMAIL,
     "day_to_day_email": EMAIL,
     "billing_contact_email": EMAIL,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from forms.base import FormValues
 from forms.declarative import DeclarativeForm
 from forms.ids import CallbackId
 from forms.sales_to_delivery_layout import CONTACT_ROLES, LAYOUT
 from forms.sales_to_delivery_model import SCHEMA_VERSION, SalesToDeliveryForm, upgrade_payload
 from forms.sales_to_delivery_prefill import prefill_values
+from forms.steps import STEPS
 
 __all__ = [
     "SPEC",
@@ -33,11 +35,19 @@ SPEC: DeclarativeForm[SalesToDeliveryForm] = DeclarativeForm(
     title_prefix="Handoff",
     schema_version=SCHEMA_VERSION,
     upgrade=upgrade_payload,
+    steps=STEPS,
     intro=(
         "What delivery and finance need to start well. Prefilled from the CRM where it knew "
         "the answer; *Save draft* or *Save & close* keeps your progress."
     ),
 )
+
+
+def typed_inputs(values: FormValues) -> list[str]:
+    """The inputs a salesperson must still fill in after `values` (e.g. a CRM prefill)."""
+    result = SPEC.parse(values)
+    errors = result if isinstance(result, dict) else {}
+    return [str(f.name) for f in SPEC.all_fields() if f.name in errors]
 
 
 def contacts(form: SalesToDeliveryForm) -> list[dict[str, Any]]:
@@ -88,6 +98,7 @@ def billing(form: SalesToDeliveryForm) -> dict[str, Any]:
         "non_standard_terms": form.non_standard_terms,
         "discounts": form.discounts,
         "discount_amount": form.discount_amount,
+        "sold_lines": form.sold_lines,
         "contract_url": form.contract_url,
         "milestones": [
             {"description": m.description, "amount": m.amount, "due_date": m.due_date}

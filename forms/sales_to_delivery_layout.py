@@ -212,6 +212,13 @@ BILLING = Section(
             hint=f"One per line: {MILESTONE_FORMAT}. They must add up to the contract value.",
         ),
         Field(
+            F.SOLD_LINES,
+            "Lines as sold",
+            Kind.MULTILINE,
+            hint="Prefilled from the deal's line items: finance prices the invoices from these.",
+            placeholder="12 x Analytics licence at GBP 1,000.00 = GBP 12,000.00",
+        ),
+        Field(
             F.BILLING_IN_ARREARS,
             "Billed in arrears",
             Kind.CHECKBOX,
@@ -247,6 +254,7 @@ BILLING = Section(
         Row("Contract value", _money),
         Row("Billing schedule", lambda m: dict(SCHEDULES)[m.schedule]),
         Row("Milestones", _milestones),
+        Row("Lines as sold", lambda m: or_empty(m.sold_lines)),
         Row("Billed in arrears", lambda m: yes_no(m.billing_in_arrears)),
         Row("First invoice date", lambda m: fmt_date(m.first_invoice_date)),
         Row("Payment terms", lambda m: dict(PAYMENT_TERMS)[str(m.payment_terms_days)]),
@@ -285,6 +293,7 @@ KICKOFF = Section(
             "Access the team will need",
             Kind.MULTILINE,
             hint="Systems, accounts, and who at the client grants them. Never credentials.",
+            placeholder="Read-only Xero and the reporting database; Kim (IT) grants both in week 1",
         ),
         Field(
             F.CLIENT_TOOLS,

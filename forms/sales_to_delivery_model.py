@@ -107,6 +107,7 @@ class SalesToDeliveryForm(BaseModel):
     milestones: Annotated[list[Milestone], BeforeValidator(split_milestones)] = Field(
         default=[], validate_default=True
     )
+    sold_lines: OptionalFinanceEssay = None
     billing_in_arrears: bool = False
     first_invoice_date: date
     payment_terms_days: Annotated[int, AfterValidator(_allowed_terms)]

@@ -59,6 +59,7 @@ class BillingTerms(Record):
         default=None, ge=0, description="already deducted from contract_value (never re-applied)"
     )
     contract_url: str | None = None
+    sold_lines: str | None = Field(default=None, description="the deal's lines as sold, priced")
 
     def instalment_amount(self) -> Decimal:
         """Amount of each recurring invoice: the contract value spread over the term's periods."""

@@ -18,6 +18,7 @@ from bot.wiring import Services
 from forms.base import error_view, loading_view, values_from_state
 from forms.ids import ActionId
 from forms.registry import get_form
+from forms.steps import draft_with_state, submit_step
 from storage.models import Handoff, HandoffStatus
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,9 @@ def fill_form(
             account_name=opening.deal.company_name or opening.deal.name,
             deal_name=opening.deal.name,
         )
+    if not handoff.draft_payload:
+        # The prefill is the first draft: the form's later steps are built from it.
+        services.handoffs.save_draft(handoff.id, user_id, opening.values)
     view = spec.build_modal(
         opening.values, private_metadata=metadata(handoff.id), errors_summary=opening.note
     )
@@ -114,9 +118,10 @@ def register(app: App, services: Services) -> None:
         ack()
         view = body["view"]
         handoff_id = handoff_id_from(view)
-        values = values_from_state(view["state"]["values"])
-        services.handoffs.save_draft(handoff_id, body["user"]["id"], values)
         handoff = services.handoffs.get(handoff_id)
+        state = values_from_state(view["state"]["values"])
+        values = draft_with_state(get_form(handoff.kind), handoff.draft_payload, state)
+        services.handoffs.save_draft(handoff_id, body["user"]["id"], values)
         modal = get_form(handoff.kind).build_modal(
             values,
             private_metadata=view["private_metadata"],
@@ -127,9 +132,11 @@ def register(app: App, services: Services) -> None:
     @app.view_closed(FORM_CALLBACKS)
     def on_closed(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         ack()
-        values = values_from_state(view["state"]["values"])
-        if values:
-            services.handoffs.save_draft(handoff_id_from(view), body["user"]["id"], values)
+        state = values_from_state(view["state"]["values"])
+        if state:
+            handoff = services.handoffs.get(handoff_id_from(view))
+            values = draft_with_state(get_form(handoff.kind), handoff.draft_payload, state)
+            services.handoffs.save_draft(handoff.id, body["user"]["id"], values)
 
     @app.view_submission(FORM_CALLBACKS)
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -139,23 +146,29 @@ def register(app: App, services: Services) -> None:
         handoff = services.handoffs.get(handoff_id)
         spec = get_form(handoff.kind)
         values = values_from_state(view["state"]["values"])
-        result = spec.parse(values)
-        if isinstance(result, dict):
-            services.handoffs.save_draft(handoff_id, user_id, values)  # nothing typed is lost
-            log.info("form_invalid handoff=%s fields=%s", handoff_id, ",".join(sorted(result)))
-            shown = {b.get("block_id") for b in view.get("blocks", [])}
-            if set(result) <= shown:
-                ack(response_action="errors", errors=result)
-                return
-            # An error on a block Slack is not showing yet (e.g. the schedule changed just before
-            # submit): Slack would refuse the errors, so re-render with the field and a summary.
-            modal = spec.build_modal(
-                values,
-                private_metadata=view["private_metadata"],
-                errors_summary=spec.error_summary(result),
-            )
-            ack(response_action="update", view=modal.to_dict())
+        if handoff.status != HandoffStatus.AWAITING_FORM:  # a double submit: no step to take
+            done_already = "This handoff was already submitted; nothing was changed."
+            ack(response_action="update", view=error_view("Handoff", done_already).to_dict())
             return
+        # Steps: the draft holds the earlier steps (and the prefill the form opened with).
+        step = submit_step(
+            spec,
+            handoff.draft_payload,
+            values,
+            private_metadata=view["private_metadata"],
+            today=services.clock().date(),
+            on_screen={str(b.get("block_id")) for b in view.get("blocks", [])},
+        )
+        if step.model is None:
+            services.handoffs.save_draft(handoff_id, user_id, step.values)  # nothing is lost
+            if step.errors is not None:
+                log.info("form_invalid handoff=%s fields=%s", handoff_id, ",".join(step.errors))
+                ack(response_action="errors", errors=step.errors)
+            else:
+                assert step.view is not None  # the next step, or the step with an error
+                ack(response_action="update", view=step.view.to_dict())
+            return
+        result = step.model
         try:
             services.handoffs.submit(
                 handoff_id,

@@ -104,9 +104,10 @@ def open_form(h: Harness, handoff_id: int) -> tuple[str, dict[str, Any]]:
     return view_id, h.slack.views[view_id]
 
 
-def submit(
+def submit_one(
     h: Harness, view_id: str, view: dict[str, Any], values: dict[str, Any], user: str = SELLER
 ) -> Any:
+    """Submit the view on screen (one step of the form) with `values` typed in."""
     payload = load_payload("view_submission.json")
     payload["user"] = {"id": user, "username": user, "team_id": "T111"}
     payload["view"] = {
@@ -116,6 +117,32 @@ def submit(
         "state": {"values": state_from_values(view, values)},
     }
     return h.interact(payload)
+
+
+def submit(
+    h: Harness, view_id: str, view: dict[str, Any], values: dict[str, Any], user: str = SELLER
+) -> Any:
+    """Submit every step of the form with `values`; the last answer Slack got."""
+    response = submit_one(h, view_id, view, values, user)
+    for _ in range(5):
+        body = json.loads(response.body or "{}")
+        following = body.get("view") or {}
+        if body.get("response_action") != "update" or not is_next_step(following, view):
+            return response
+        view = following
+        response = submit_one(h, view_id, view, values, user)
+    return response
+
+
+def is_next_step(following: dict[str, Any], shown: dict[str, Any]) -> bool:
+    """Whether Slack was told to show another step of the same form (not a result view)."""
+
+    def progress(view: dict[str, Any]) -> str | None:
+        blocks = [b for b in view.get("blocks", []) if b.get("block_id") == "progress"]
+        return json.dumps(blocks[0]) if blocks else None
+
+    moved = progress(following) not in (None, progress(shown))
+    return following.get("callback_id") == shown.get("callback_id") and moved
 
 
 def submitted_handoff(h: Harness) -> tuple[int, Handoff]:
@@ -139,10 +166,14 @@ def test_form_opens_with_loading_view_then_crm_prefill(harness: Harness) -> None
     assert harness.slack.view_calls[0][1]["callback_id"] != view["callback_id"]  # loading first
     shown = initial_values(view)
     assert shown["account_name"] == "Acme Ltd"
-    assert shown["contract_value"] == "36000"
-    assert shown["currency"] == "GBP"
     assert "Dana Ops" in json.dumps(shown)
+    assert "Step 1 of 3" in json.dumps(view["blocks"][1])
     assert json.loads(view["private_metadata"]) == {"handoff_id": handoff_id}
+    with harness.services.uow() as uow:  # the later steps start from the same prefill
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None and handoff.draft_payload is not None
+        assert handoff.draft_payload["contract_value"] == "36000"
+        assert handoff.draft_payload["currency"] == "GBP"
     assert harness.slack.problems == []
 
 
@@ -155,7 +186,10 @@ def test_form_invalid_submission_shows_errors_by_field_and_keeps_values(harness:
 
     body = json.loads(response.body)
     assert body["response_action"] == "errors"
-    assert set(body["errors"]) >= {"term_end", "buyer_email"}
+    assert set(body["errors"]) == {"buyer_email"}  # step 1 of 3: only what is on screen
+    response = submit(harness, view_id, view, {**bad, "buyer_email": VALID["buyer_email"]})
+    body = json.loads(response.body)
+    assert (body["response_action"], set(body["errors"])) == ("errors", {"term_end"})
     with harness.services.uow() as uow:
         handoff = uow.repo.handoff(handoff_id)
         assert handoff is not None
@@ -337,9 +371,13 @@ def test_form_error_on_field_not_yet_shown_rerenders_with_it(harness: Harness) -
     response = submit(harness, view_id, view, values)
 
     body = json.loads(response.body)
-    assert body["response_action"] == "update"
+    assert body["response_action"] == "update", body
     assert "milestones" in {b.get("block_id") for b in body["view"]["blocks"]}
-    assert initial_values(body["view"])["why_they_bought"] == VALID["why_they_bought"]
+    assert "Milestones" in json.dumps(body["view"]["blocks"])  # the summary names it
+    with harness.services.uow() as uow:  # the earlier steps are kept
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None and handoff.draft_payload is not None
+        assert handoff.draft_payload["why_they_bought"] == VALID["why_they_bought"]
 
 
 def test_form_opened_by_someone_else_explains_whose_it_is(harness: Harness) -> None:

@@ -15,6 +15,7 @@ from forms.ids import CallbackId
 from forms.ids import SalesToDeliveryField as F
 from forms.registry import FORMS
 from forms.sales_to_delivery import SPEC, SalesToDeliveryForm
+from forms.steps import ALL_STEPS
 from tests.forms.conftest import FINANCE_VALUES, MILESTONES, RENEWAL_VALUES, checked
 
 CheckView = Callable[[View], dict[str, Any]]
@@ -46,14 +47,16 @@ def _max_length(name: str) -> int:
 
 @pytest.mark.parametrize("spec", FORMS.values(), ids=list(FORMS))
 def test_empty_modal_is_valid(spec: Any, check_view: CheckView) -> None:
-    check_view(spec.build_modal({}, private_metadata=""))
+    check_view(spec.build_modal(step=ALL_STEPS, values={}, private_metadata=""))
 
 
 def test_full_modal_with_milestones_and_errors_is_valid(
     sales_values: dict[str, Any], check_view: CheckView
 ) -> None:
     sales_values.update({F.SCHEDULE: "milestones", F.MILESTONES: MILESTONES})
-    view = SPEC.build_modal(sales_values, private_metadata="x" * 3000, errors_summary="&" * 5000)
+    view = SPEC.build_modal(
+        step=ALL_STEPS, values=sales_values, private_metadata="x" * 3000, errors_summary="&" * 5000
+    )
     payload = check_view(view)
     assert len(payload["blocks"]) < 100
 
@@ -71,7 +74,7 @@ def test_modal_drops_initial_values_slack_would_refuse(check_view: CheckView) ->
         F.PO_REQUIRED: ["maybe"],
         F.WHY_THEY_BOUGHT: "w" * 5000,
     }
-    payload = check_view(SPEC.build_modal(draft, private_metadata=""))
+    payload = check_view(SPEC.build_modal(step=ALL_STEPS, values=draft, private_metadata=""))
     by_id = {b["block_id"]: b["element"] for b in payload["blocks"] if b["type"] == "input"}
     assert len(by_id[F.ACCOUNT_NAME]["initial_value"]) == 100  # QuickBooks DisplayName
     assert len(by_id[F.WHY_THEY_BOUGHT]["initial_value"]) == 3000

@@ -20,6 +20,7 @@ from forms.sales_to_delivery import (
     kickoff_date,
     prefill_values,
 )
+from forms.steps import ALL_STEPS
 from tests.forms.conftest import MILESTONES, checked, state_of
 
 
@@ -99,7 +100,9 @@ def test_build_modal_round_trips_draft_values(sales_values: dict[str, Any], sche
     sales_values[F.SCHEDULE] = schedule
     if schedule == "milestones":
         sales_values[F.MILESTONES] = MILESTONES
-    payload = checked(SPEC.build_modal(sales_values, private_metadata="handoff:42"))
+    payload = checked(
+        SPEC.build_modal(step=ALL_STEPS, values=sales_values, private_metadata="handoff:42")
+    )
     assert values_from_state(state_of(payload)) == sales_values
 
 
@@ -112,12 +115,14 @@ def test_build_modal_round_trips_prefill() -> None:
         close_date=date(2027, 3, 12),
         contacts=[{"name": "Jane Doe", "email": "jane@acme.example", "job_title": "CEO"}],
     )
-    payload = checked(SPEC.build_modal(values, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     assert values_from_state(state_of(payload)) == values
 
 
 def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
-    payload = checked(SPEC.build_modal(sales_values, private_metadata="handoff:42"))
+    payload = checked(
+        SPEC.build_modal(step=ALL_STEPS, values=sales_values, private_metadata="handoff:42")
+    )
     assert payload["callback_id"] == CallbackId.SALES_TO_DELIVERY
     assert payload["title"]["text"] == "Handoff: Acme Widgets L…"  # Slack allows 24 characters
     assert payload["submit"]["text"] == "Submit handoff"
@@ -141,7 +146,9 @@ def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
 
 
 def test_every_input_block_is_a_form_field_with_the_value_action() -> None:
-    payload = checked(SPEC.build_modal({F.SCHEDULE: "milestones"}, private_metadata=""))
+    payload = checked(
+        SPEC.build_modal(step=ALL_STEPS, values={F.SCHEDULE: "milestones"}, private_metadata="")
+    )
     assert sorted(_block_ids(payload)) == sorted(str(f) for f in F)
     for block in payload["blocks"]:
         if block["type"] == "input" and block["block_id"] != F.SCHEDULE:
@@ -149,7 +156,7 @@ def test_every_input_block_is_a_form_field_with_the_value_action() -> None:
 
 
 def test_required_marks_come_from_the_model() -> None:
-    payload = checked(SPEC.build_modal({}, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values={}, private_metadata=""))
     optional = {b["block_id"] for b in payload["blocks"] if b["type"] == "input" and b["optional"]}
     assert {F.WHY_THEY_BOUGHT, F.BUYER_EMAIL, F.TERM_END, F.SCHEDULE}.isdisjoint(optional)
     assert {F.BUYER_PHONE, F.OTHER_CONTACTS, F.CONTRACT_URL, F.PO_NUMBER, F.RISKS} <= optional
@@ -169,12 +176,12 @@ def test_milestones_block_appears_only_for_milestones_schedule(
     schedule: str | None, shown: bool
 ) -> None:
     values: dict[str, Any] = {F.SCHEDULE: schedule} if schedule else {}
-    payload = checked(SPEC.build_modal(values, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     assert (F.MILESTONES in _block_ids(payload)) is shown
 
 
 def test_schedule_select_dispatches_its_own_action() -> None:
-    payload = checked(SPEC.build_modal({}, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values={}, private_metadata=""))
     block = next(b for b in payload["blocks"] if b.get("block_id") == F.SCHEDULE)
     assert block["dispatch_action"] is True
     assert block["element"]["action_id"] == ActionId.SCHEDULE_CHANGED
@@ -555,6 +562,8 @@ def test_prefill_guesses_contacts_from_titles() -> None:
         F.CONTRACT_VALUE: "120000",
         F.CURRENCY: "GBP",
         F.TERM_START: "2027-03-12",
+        F.FIRST_INVOICE_DATE: "2027-03-12",
+        F.EARLIEST_KICKOFF: "2027-03-12",
         F.PAYMENT_TERMS_DAYS: "30",
         F.BUYER_NAME: "Jane Doe",
         F.BUYER_ROLE: "Chief Financial Officer",
@@ -598,7 +607,7 @@ def test_prefill_offers_an_uncommon_deal_currency() -> None:
         close_date=None,
         contacts=[],
     )
-    payload = checked(SPEC.build_modal(values, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     select = next(b for b in payload["blocks"] if b.get("block_id") == F.CURRENCY)["element"]
     assert select["initial_option"]["value"] == "MXN"
     assert "MXN" in [o["value"] for o in select["options"]]
@@ -656,7 +665,9 @@ def test_deliverables_and_kickoff_date(sales_values: dict[str, Any]) -> None:
 
 def test_errors_summary_sits_under_the_intro() -> None:
     summary = SPEC.error_summary({F.TERM_END: "Required"})
-    payload = checked(SPEC.build_modal({}, private_metadata="", errors_summary=summary))
+    payload = checked(
+        SPEC.build_modal(step=ALL_STEPS, values={}, private_metadata="", errors_summary=summary)
+    )
     assert payload["blocks"][1] == {
         "type": "section",
         "block_id": BlockId.ERRORS_SUMMARY,

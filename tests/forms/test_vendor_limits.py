@@ -9,6 +9,7 @@ import pytest
 from forms import limits
 from forms.ids import SalesToDeliveryField as F
 from forms.sales_to_delivery import SPEC, SalesToDeliveryForm, billing
+from forms.steps import ALL_STEPS
 from integrations import jira, quickbooks, xero
 from integrations.finance_text import finance_note
 from integrations.ports import BillingTerms, Contact, HandoffBrief
@@ -27,7 +28,7 @@ def _too_long(name: str, length: int) -> str:
 
 
 def _inputs(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    payload = checked(SPEC.build_modal(values, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     return {b["block_id"]: b for b in payload["blocks"] if b["type"] == "input"}
 
 
