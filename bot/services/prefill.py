@@ -43,9 +43,21 @@ def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
         currency=deal.currency,
         close_date=deal.close_date,
         contacts=[
-            {"name": c.name, "email": c.email, "phone": c.phone, "job_title": c.job_title}
+            {
+                "name": c.name,
+                "email": c.email,
+                "phone": c.phone,
+                "job_title": c.job_title,
+                "roles": c.roles,
+            }
             for c in deal.contacts
         ],
+        line_items=[item.model_dump() for item in deal.line_items],
+        # The sender is the deal owner matched in Slack: the account manager by default.
+        account_manager=handoff.sender_user_id,
+        term_start=deal.term_start,
+        term_end=deal.term_end,
+        billing_address=deal.company_address,
     )
     return Opening(values=values, note=None, deal=deal)
 

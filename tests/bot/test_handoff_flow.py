@@ -416,3 +416,49 @@ def test_view_handoff_opens_the_whole_form_read_only_with_its_timeline(harness: 
     assert f"confirmed (ops) by <@{OPS_MEMBER}>" in shown
     assert "submitted by" in shown
     assert harness.slack.problems == []
+
+
+def test_form_prefill_uses_line_items_owner_and_contact_roles(harness: Harness) -> None:
+    harness.hubspot.add_deal(
+        DEAL,
+        contacts=(
+            {
+                "firstname": "Dana",
+                "lastname": "Ops",
+                "email": "dana@acme.example",
+                "jobtitle": "Operations Director",
+            },
+            {
+                "firstname": "Bill",
+                "lastname": "Payable",
+                "email": "bill@acme.example",
+                "jobtitle": "Office Manager",
+                "labels": "Billing contact",
+            },
+        ),
+        line_items=(
+            {
+                "name": "Reporting licence",
+                "quantity": "12",
+                "price": "3000",
+                "amount": "36000",
+                "recurringbillingfrequency": "quarterly",
+            },
+        ),
+        company_address={"address": "1 Market Street", "city": "Leeds", "zip": "LS1 1AA"},
+    )
+    harness.hubspot_webhook([won_event(DEAL, 1)])
+    [dm] = harness.slack.dms_to(SELLER)
+    handoff_id = int(dm.blocks[1]["elements"][0]["value"])
+
+    open_form(harness, handoff_id)
+
+    with harness.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None and handoff.draft_payload is not None
+        prefill = handoff.draft_payload
+    assert prefill["deliverables"] == "Reporting licence x 12"
+    assert prefill["schedule"] == "quarterly"
+    assert prefill["billing_contact_name"] == "Bill Payable"
+    assert prefill["account_manager"] == SELLER  # the deal owner, found in Slack
+    assert prefill["billing_address"] == "1 Market Street\nLeeds LS1 1AA"
