@@ -30,7 +30,7 @@ PO_NUMBER = Limit(255, "Xero invoice reference")
 EMAIL = Limit(100, "QuickBooks email address")
 PHONE = Limit(30, "QuickBooks phone number")
 BILLING_ADDRESS = Limit(300, "fits QuickBooks' 4,000-character invoice note with the other terms")
-FINANCE_ESSAY = Limit(600, "fits QuickBooks' 4,000-character invoice note with the other terms")
+FINANCE_ESSAY = Limit(450, "fits QuickBooks' 4,000-character invoice note with the other terms")
 """Conditions, non-standard terms, discounts, lines as sold: in full on every invoice's note."""
 
 BY_FIELD: dict[str, Limit] = {
@@ -43,6 +43,8 @@ BY_FIELD: dict[str, Limit] = {
     "non_standard_terms": FINANCE_ESSAY,
     "discounts": FINANCE_ESSAY,
     "sold_lines": FINANCE_ESSAY,
+    "rate_card": FINANCE_ESSAY,
+    "usage_terms": FINANCE_ESSAY,
     "buyer_email": EMAIL,
     "day_to_day_email": EMAIL,
     "billing_contact_email": EMAIL,

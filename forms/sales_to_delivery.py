@@ -7,8 +7,9 @@ from typing import Any
 
 from forms.base import FormValues
 from forms.declarative import DeclarativeForm
+from forms.display import EMPTY
 from forms.ids import CallbackId
-from forms.sales_to_delivery_layout import CONTACT_ROLES, LAYOUT
+from forms.sales_to_delivery_layout import CONTACT_ROLES, LAYOUT, model_terms
 from forms.sales_to_delivery_model import SCHEMA_VERSION, SalesToDeliveryForm, upgrade_payload
 from forms.sales_to_delivery_prefill import prefill_values
 from forms.steps import STEPS
@@ -82,10 +83,31 @@ def deliverables(form: SalesToDeliveryForm) -> list[str]:
 
 def billing(form: SalesToDeliveryForm) -> dict[str, Any]:
     """The billing terms as a plain dict shaped like integrations.ports.BillingTerms."""
+    milestones = [
+        {"description": m.description, "amount": m.amount, "due_date": m.due_date}
+        for m in form.milestones
+    ]
+    schedule: str = form.schedule
+    if form.billing_model == "deposit_balance" and form.deposit_amount and form.balance_date:
+        # Two invoices: the deposit on the first invoice date, the balance on its own date.
+        schedule = "milestones"
+        milestones = [
+            {
+                "description": "Deposit",
+                "amount": form.deposit_amount,
+                "due_date": form.first_invoice_date,
+            },
+            {
+                "description": "Balance",
+                "amount": form.contract_value - form.deposit_amount,
+                "due_date": form.balance_date,
+            },
+        ]
+    terms = model_terms(form)
     return {
         "contract_value": form.contract_value,
         "currency": form.currency,
-        "schedule": form.schedule,
+        "schedule": schedule,
         "first_invoice_date": form.first_invoice_date,
         "payment_terms_days": form.payment_terms_days,
         "po_required": form.po_required,
@@ -100,10 +122,9 @@ def billing(form: SalesToDeliveryForm) -> dict[str, Any]:
         "discount_amount": form.discount_amount,
         "sold_lines": form.sold_lines,
         "contract_url": form.contract_url,
-        "milestones": [
-            {"description": m.description, "amount": m.amount, "due_date": m.due_date}
-            for m in form.milestones
-        ],
+        "milestones": milestones,
+        "billing_model": form.billing_model,
+        "model_terms": None if terms == EMPTY else terms,
         "term_start": form.term_start,
         "term_end": form.term_end,
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from forms import limits
 from forms.base import FormValues
@@ -14,6 +16,13 @@ from forms.lines import MILESTONE_FORMAT, PEOPLE_FORMAT, Person
 from forms.money import choices_from, format_money
 from forms.sales_to_delivery_model import PAYMENT_TERMS_DAYS, SalesToDeliveryForm
 
+BILLING_MODELS = (
+    ("fixed", "Fixed price"),
+    ("retainer", "Retainer (monthly amount)"),
+    ("time_and_materials", "Time and materials"),
+    ("deposit_balance", "Deposit + balance"),
+    ("usage", "Usage-based"),
+)
 SCHEDULES = (
     ("one_off", "One-off"),
     ("monthly", "Monthly"),
@@ -62,6 +71,33 @@ def _person_fields(attribute: str) -> tuple[Field, ...]:
 
 def _is_milestones(values: FormValues) -> bool:
     return values.get(F.SCHEDULE) == "milestones"
+
+
+def _model_is(model: str) -> Callable[[FormValues], bool]:
+    return lambda values: values.get(F.BILLING_MODEL) == model
+
+
+def model_terms(form: SalesToDeliveryForm) -> str:
+    """The chosen billing model's own terms, as one readable value."""
+
+    def money(amount: Decimal) -> str:
+        return format_money(amount, form.currency)
+
+    match form.billing_model:
+        case "retainer" if form.retainer_amount is not None:
+            return f"{money(form.retainer_amount)} a month"
+        case "time_and_materials":
+            cap = f"; capped at {money(form.spend_cap)}" if form.spend_cap else "; no cap"
+            return f"{form.rate_card}{cap}"
+        case "deposit_balance" if form.deposit_amount is not None:
+            balance = money(form.contract_value - form.deposit_amount)
+            return (
+                f"Deposit {money(form.deposit_amount)} on {fmt_date(form.first_invoice_date)}, "
+                f"balance {balance} on {fmt_date(form.balance_date)}"
+            )
+        case "usage":
+            return or_empty(form.usage_terms)
+    return EMPTY
 
 
 def format_person(person: Person) -> str:
@@ -204,6 +240,58 @@ BILLING = Section(
             hint="'Milestones' adds a field to list them.",
         ),
         Field(
+            F.BILLING_MODEL,
+            "Billing model",
+            Kind.SELECT,
+            choices=BILLING_MODELS,
+            dispatch=True,
+            action_id=ActionId.SCHEDULE_CHANGED,  # same re-render: the model's own fields appear
+            hint="Each model asks for its own terms once chosen.",
+        ),
+        Field(
+            F.RETAINER_AMOUNT,
+            "Monthly retainer",
+            Kind.NUMBER,
+            show_if=_model_is("retainer"),
+            hint="Billed monthly; times the months of the term it makes the contract value.",
+        ),
+        Field(
+            F.RATE_CARD,
+            "Rate card",
+            Kind.MULTILINE,
+            show_if=_model_is("time_and_materials"),
+            placeholder="Consultant: GBP 900 a day\nAnalyst: GBP 600 a day",
+            hint="The contract value is the estimate; finance invoices the hours worked.",
+        ),
+        Field(
+            F.SPEND_CAP,
+            "Cap",
+            Kind.NUMBER,
+            show_if=_model_is("time_and_materials"),
+            hint="Most the client pays in total, if agreed.",
+        ),
+        Field(
+            F.DEPOSIT_AMOUNT,
+            "Deposit",
+            Kind.NUMBER,
+            show_if=_model_is("deposit_balance"),
+            hint="Invoiced on the first invoice date; the balance follows.",
+        ),
+        Field(
+            F.BALANCE_DATE,
+            "Balance invoiced on",
+            Kind.DATE,
+            show_if=_model_is("deposit_balance"),
+        ),
+        Field(
+            F.USAGE_TERMS,
+            "Usage pricing",
+            Kind.MULTILINE,
+            show_if=_model_is("usage"),
+            placeholder="GBP 0.40 per order processed, billed monthly in arrears",
+            hint="The contract value is the estimate; finance invoices the usage measured.",
+        ),
+        Field(
             F.MILESTONES,
             "Milestones",
             Kind.MULTILINE,
@@ -253,6 +341,8 @@ BILLING = Section(
     rows=(
         Row("Contract value", _money),
         Row("Billing schedule", lambda m: dict(SCHEDULES)[m.schedule]),
+        Row("Billing model", lambda m: dict(BILLING_MODELS)[m.billing_model]),
+        Row("Billing model terms", model_terms),
         Row("Milestones", _milestones),
         Row("Lines as sold", lambda m: or_empty(m.sold_lines)),
         Row("Billed in arrears", lambda m: yes_no(m.billing_in_arrears)),

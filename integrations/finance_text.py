@@ -10,8 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from integrations.billing import describe_terms
-from integrations.ports import BillingTerms, Contact, HandoffBrief
+from integrations.ports import ESTIMATED_MODELS, BillingTerms, Contact, HandoffBrief
 
+MODEL_NAMES = {
+    "fixed": "fixed price",
+    "retainer": "retainer",
+    "time_and_materials": "time and materials",
+    "deposit_balance": "deposit + balance",
+    "usage": "usage-based",
+}
 SCHEDULE_NAMES = {
     "one_off": "one-off",
     "monthly": "monthly",
@@ -53,6 +60,7 @@ def discount_statement(billing: BillingTerms) -> str | None:
 def finance_facts(brief: HandoffBrief, billing: BillingTerms) -> list[tuple[str, str]]:
     """Every billing-relevant field as (label, value), blanks left out."""
     facts = [
+        ("Billing model", MODEL_NAMES[billing.billing_model]),
         ("Contract value", money(billing.contract_value, billing.currency)),
         ("Currency", billing.currency),
         ("Schedule", SCHEDULE_NAMES[billing.schedule]),
@@ -64,6 +72,10 @@ def finance_facts(brief: HandoffBrief, billing: BillingTerms) -> list[tuple[str,
     if billing.term_start and billing.term_end:
         facts.append(("Contract term", f"{billing.term_start} to {billing.term_end}"))
     # Milestones are not listed: each milestone is its own invoice, dated and described.
+    if billing.model_terms:
+        facts.append(("Model terms", billing.model_terms))
+    if billing.billing_model in ESTIMATED_MODELS:
+        facts.append(("ACTION FOR FINANCE", estimate_warning(billing)))
     if billing.po_required or billing.po_number:
         facts.append(("PO", billing.po_number or "required, not yet supplied"))
     else:
@@ -86,6 +98,15 @@ def finance_facts(brief: HandoffBrief, billing: BillingTerms) -> list[tuple[str,
     )
     facts += [(label, value) for label, value in optional if value]
     return facts
+
+
+def estimate_warning(billing: BillingTerms) -> str:
+    """The explicit instruction for models no accounting tool can automate."""
+    if billing.billing_model == "time_and_materials":
+        basis = "the hours worked at the rate card, within the cap"
+    else:
+        basis = "the usage measured, at the agreed unit prices"
+    return f"the amounts set up here are estimates; change each invoice to {basis} before sending"
 
 
 def finance_note(brief: HandoffBrief, billing: BillingTerms, first_line: str) -> str:

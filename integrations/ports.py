@@ -14,6 +14,9 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 BillingSchedule = Literal["one_off", "monthly", "quarterly", "milestones"]
+BillingModel = Literal["fixed", "retainer", "time_and_materials", "deposit_balance", "usage"]
+ESTIMATED_MODELS = ("time_and_materials", "usage")
+"""Models whose invoice amounts are estimates: finance adjusts each invoice before it goes out."""
 
 
 class Record(BaseModel):
@@ -60,6 +63,10 @@ class BillingTerms(Record):
     )
     contract_url: str | None = None
     sold_lines: str | None = Field(default=None, description="the deal's lines as sold, priced")
+    billing_model: BillingModel = "fixed"
+    model_terms: str | None = Field(
+        default=None, description="rate card and cap, usage pricing, retainer or deposit terms"
+    )
 
     def instalment_amount(self) -> Decimal:
         """Amount of each recurring invoice: the contract value spread over the term's periods."""

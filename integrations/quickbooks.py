@@ -40,6 +40,7 @@ from integrations.finance_text import (
 from integrations.http import VendorHttp
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
+    ESTIMATED_MODELS,
     BillingTerms,
     CreatedRecord,
     HandoffBrief,
@@ -59,6 +60,7 @@ QUERY_PAGE_LIMIT = 20  # stop a look-first scan after this many pages
 PRIVATE_NOTE_MAX = 4000
 CUSTOMER_MEMO_MAX = 1000  # XSD: "The maximum length for Invoice Msg is 1000 characters"
 CUSTOMER_NOTES_MAX = 1024  # XSD: Customer.Notes "Max. length: 1024 characters"
+REMIND_DAYS = 5  # days before each estimated invoice that QBO reminds finance to adjust it
 PERSON_NAME_MAX = 25  # XSD: GivenName, FamilyName "Max. length: 25 characters"
 ADDRESS_LINES = ("Line1", "Line2", "Line3", "Line4", "Line5")
 ADDRESS_LINE_MAX = 500  # XSD: PhysicalAddress.Line1..5 "Max. length: 500 characters"
@@ -284,9 +286,12 @@ class _Bodies:
             )
         tag = document_tag(self.brief.marker, 1)
         invoice = self.invoice_fields((planned.description, planned.amount), tag)
+        estimated = billing.billing_model in ESTIMATED_MODELS
         invoice["RecurringInfo"] = {
             "Name": f"{self.brief.account_name} ({self.brief.marker})",
-            "RecurType": "Automated",
+            # Estimated amounts (time and materials, usage) must never go out unreviewed: QBO
+            # reminds finance to adjust and send each one instead of sending it.
+            "RecurType": "Reminded" if estimated else "Automated",
             "Active": True,
             "ScheduleInfo": {
                 "IntervalType": "Monthly",
@@ -296,6 +301,8 @@ class _Bodies:
                 "EndDate": planned.end,
             },
         }
+        if estimated:
+            invoice["RecurringInfo"]["ScheduleInfo"]["RemindDays"] = REMIND_DAYS
         return _Document("recurringtransaction", 1, tag, {"Invoice": invoice})
 
     def invoice_fields(self, line: tuple[str, Decimal], tag: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from integrations.finance_text import address_lines, finance_note, money
 from integrations.http import VendorHttp
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
+    ESTIMATED_MODELS,
     BillingTerms,
     Contact,
     CreatedRecord,
@@ -321,7 +322,9 @@ class _Bodies:
             "StartDate": planned.start,
             "EndDate": planned.end,
         }
-        body["Status"] = self.config.repeating_status
+        # Estimated amounts (time and materials, usage) stay drafts for finance to adjust.
+        estimated = self.billing.billing_model in ESTIMATED_MODELS
+        body["Status"] = "DRAFT" if estimated else self.config.repeating_status
         return _Document("RepeatingInvoices", 1, tag, {"RepeatingInvoices": [body]})
 
     def invoice(self, planned: PlannedInvoice) -> _Document:

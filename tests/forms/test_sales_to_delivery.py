@@ -146,13 +146,16 @@ def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
 
 
 def test_every_input_block_is_a_form_field_with_the_value_action() -> None:
-    payload = checked(
-        SPEC.build_modal(step=ALL_STEPS, values={F.SCHEDULE: "milestones"}, private_metadata="")
-    )
-    assert sorted(_block_ids(payload)) == sorted(str(f) for f in F)
-    for block in payload["blocks"]:
-        if block["type"] == "input" and block["block_id"] != F.SCHEDULE:
-            assert block["element"]["action_id"] == ActionId.VALUE
+    shown: set[str] = set()
+    models = ("retainer", "time_and_materials", "deposit_balance", "usage")
+    for model in models:
+        values = {F.SCHEDULE: "milestones", F.BILLING_MODEL: model}
+        payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
+        shown |= set(_block_ids(payload))
+        for block in payload["blocks"]:
+            if block["type"] == "input" and block["block_id"] not in (F.SCHEDULE, F.BILLING_MODEL):
+                assert block["element"]["action_id"] == ActionId.VALUE
+    assert shown == {str(f) for f in F}
 
 
 def test_required_marks_come_from_the_model() -> None:
@@ -513,6 +516,18 @@ def test_sections_show_every_field(sales_values: dict[str, Any]) -> None:
         "support_tier": "Support tier: —",
         "risks_none_known": "Risks and sensitivities: The CFO is leaving in June.",
         "discount_amount": "Discount amount: —",
+        "billing_model": "Billing model: Fixed price",
+        **{
+            name: "Billing model terms: —"
+            for name in (
+                "retainer_amount",
+                "rate_card",
+                "spend_cap",
+                "deposit_amount",
+                "balance_date",
+                "usage_terms",
+            )
+        },
     }
     for name in SalesToDeliveryForm.model_fields:
         value = expected.get(name, getattr(form, name))

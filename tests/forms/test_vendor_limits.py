@@ -15,6 +15,7 @@ from integrations.finance_text import finance_note
 from integrations.ports import BillingTerms, Contact, HandoffBrief
 from tests.forms.conftest import checked
 
+_MODEL_FIELDS = {"rate_card": "time_and_materials", "usage_terms": "usage"}
 _EMAILS = {name for name in limits.BY_FIELD if name.endswith("_email")}
 _PHONES = {name for name in limits.BY_FIELD if name.endswith("_phone")}
 
@@ -37,6 +38,7 @@ def test_vendor_limit_is_shown_and_enforced_in_the_modal(
     name: str, sales_values: dict[str, Any]
 ) -> None:
     limit = limits.BY_FIELD[name]
+    sales_values[F.BILLING_MODEL] = _MODEL_FIELDS.get(name, "fixed")
     block = _inputs(sales_values)[name]
     element = block["element"]
     if element["type"] == "plain_text_input":
@@ -65,6 +67,8 @@ def _longest_brief(sales_values: dict[str, Any]) -> HandoffBrief:
         {name: _too_long(name, lim.max_length) for name, lim in limits.BY_FIELD.items()}
     )
     sales_values[F.BILLING_ADDRESS] = "\n".join(["y" * 74] * 4)
+    sales_values[F.BILLING_MODEL] = "time_and_materials"  # its rate card is the longest terms
+    sales_values[F.SPEND_CAP] = "9999999999999.99"
     form = SPEC.parse(sales_values)
     assert isinstance(form, SalesToDeliveryForm), form
     return HandoffBrief(

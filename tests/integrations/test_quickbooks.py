@@ -428,3 +428,20 @@ def test_quickbooks_every_billing_field_is_readable_on_every_document(
     assert customer["CompanyName"] == "Acme Widgets Trading Company Ltd"
     assert customer["BillAddr"]["Line3"] == "Bristol BS1 6AA"
     assert "GB-VAT-987654321" in customer["Notes"]
+
+
+def test_quickbooks_estimated_models_remind_finance_instead_of_sending(qbo: Harness) -> None:
+    brief = make_brief(
+        "monthly", billing_model="time_and_materials", model_terms="Consultant: GBP 900 a day"
+    )
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [template] = qbo.fake.recurring.values()
+    info = template["RecurringInfo"]
+    assert info["RecurType"] == "Reminded"
+    assert info["ScheduleInfo"]["RemindDays"] == quickbooks.REMIND_DAYS
+    note = template["PrivateNote"]
+    assert "Billing model: time and materials" in note
+    assert "Model terms: Consultant: GBP 900 a day" in note
+    assert "ACTION FOR FINANCE: the amounts set up here are estimates" in note

@@ -436,3 +436,16 @@ def test_xero_every_billing_field_is_readable_on_every_document(
         assert document["Reference"] == "PO-7781"
         assert "Includes the agreed discount of GBP 3,600.00" in strings(document["LineItems"])[0]
         assert all(len(h["Details"]) <= 250 for h in xro.fake.history[document_id])
+
+
+def test_xero_estimated_models_stay_drafts_with_an_instruction(xro: Harness) -> None:
+    brief = make_brief("monthly", billing_model="usage", model_terms="GBP 0.40 per order")
+
+    record = xro.adapter(repeating_status="AUTHORISED").create_billing_setup(
+        brief, idempotency_key=KEY, look_first=False
+    )
+
+    assert xro.fake.repeating[record.external_id]["Status"] == "DRAFT"
+    history = history_text(xro.fake.history[record.external_id])
+    assert "Model terms: GBP 0.40 per order" in history
+    assert any(line.startswith("ACTION FOR FINANCE: the amounts") for line in history)
