@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from forms import limits
+from forms import delivery_to_finance, limits, renewal_to_sales
 from forms.ids import SalesToDeliveryField as F
 from forms.sales_to_delivery import SPEC, SalesToDeliveryForm, billing
 from forms.steps import ALL_STEPS
@@ -93,3 +93,12 @@ def test_longest_answers_fit_quickbooks_private_note_unclipped(
     assert brief.billing is not None
     note = finance_note(brief, brief.billing, "Created by Handoff (ref handoff-1/1)")
     assert len(note) <= quickbooks.PRIVATE_NOTE_MAX
+
+
+@pytest.mark.parametrize("spec", [delivery_to_finance.SPEC, renewal_to_sales.SPEC])
+def test_later_handoffs_cap_the_account_name_for_quickbooks(spec: Any) -> None:
+    payload = checked(spec.build_modal({}, private_metadata=""))
+    [block] = [b for b in payload["blocks"] if b.get("block_id") == "account_name"]
+    assert block["element"]["max_length"] == limits.ACCOUNT_NAME.max_length
+    errors = spec.parse({"account_name": "x" * (limits.ACCOUNT_NAME.max_length + 1)})
+    assert errors["account_name"] == "Keep it to 100 characters"
