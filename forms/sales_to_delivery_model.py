@@ -354,6 +354,17 @@ class SalesToDeliveryForm(BaseModel):
                 )
         return first
 
+    @field_validator("discounts")
+    @classmethod
+    def _discount_has_an_amount(cls, discounts: str | None, info: ValidationInfo) -> str | None:
+        # Finance states the amount on every invoice, so nobody re-raises it at list price.
+        missing = "discount_amount" in info.data and info.data["discount_amount"] is None
+        if discounts and missing and not _stored_before(info, 2):
+            raise form_error(
+                "Also enter the discount amount below (0 if it does not lower the price)"
+            )
+        return discounts
+
     @field_validator("risks")
     @classmethod
     def _risks_or_none_known(cls, risks: str | None, info: ValidationInfo) -> str | None:

@@ -375,7 +375,7 @@ def customer_memo(billing: BillingTerms) -> str:
     """The customer-facing message on the invoice: PO number, payment terms, discount given."""
     parts = [f"PO number: {billing.po_number}." if billing.po_number else ""]
     parts.append(f"Payment due within {billing.payment_terms_days} days.")
-    if billing.discount_amount is not None:
+    if billing.discount_amount:
         # Stated on every invoice so nobody re-raises it at list price.
         amount = money(billing.discount_amount, billing.currency)
         parts.append(f"Includes the agreed discount of {amount}.")

@@ -353,7 +353,7 @@ class _Bodies:
         }
         if self.billing.po_number:
             body["Reference"] = self.billing.po_number
-        if self.billing.discount_amount is not None:
+        if self.billing.discount_amount:
             # On the printed line, so nobody re-raises the invoice at list price.
             discount = money(self.billing.discount_amount, self.billing.currency)
             line["Description"] = f"{description}. Includes the agreed discount of {discount} {tag}"

@@ -65,6 +65,7 @@ SALES_VALUES: dict[str, Any] = {
     "client_tools": "Xero, Slack Connect, Google Sheets",
     "non_standard_terms": "Termination for convenience on 30 days' notice.",
     "discounts": "10% first-year discount.",
+    "discount_amount": "10000",
     "risks": "The CFO is leaving in June.",
 }
 FINANCE_VALUES: dict[str, Any] = {

@@ -428,6 +428,12 @@ RULES = [
         "the contract value (GBP 100,000.00)",
         id="discount not below value",
     ),
+    pytest.param(
+        _without(F.DISCOUNT_AMOUNT),
+        F.DISCOUNTS,
+        "Also enter the discount amount below (0 if it does not lower the price)",
+        id="discount without amount",
+    ),
 ]
 
 
@@ -515,7 +521,7 @@ def test_sections_show_every_field(sales_values: dict[str, Any]) -> None:
         "security_needs": "Security and compliance: —",
         "support_tier": "Support tier: —",
         "risks_none_known": "Risks and sensitivities: The CFO is leaving in June.",
-        "discount_amount": "Discount amount: —",
+        "discount_amount": "Discount amount: GBP 10,000.00",
         "billing_model": "Billing model: Fixed price",
         **{
             name: "Billing model terms: —"
