@@ -148,6 +148,9 @@ class HubSpotOrg(Strict):
     app_id: str | None = None  # our private app's id: events it caused are ours
     portal_id: str | None = None
     accept_v1_signatures: bool = False
+    # The portal's own deal properties holding the contract dates (HubSpot has no standard ones).
+    term_start_property: str | None = None
+    term_end_property: str | None = None
 
 
 class Route(Strict):

@@ -133,7 +133,12 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
     env = {**ctx.env, "HUBSPOT_TOKEN": settings.hubspot_token}
     return registry.build_crm(
         org.crm,
-        {"base_url": settings.hubspot_base_url, "portal_id": org.hubspot.portal_id},
+        {
+            "base_url": settings.hubspot_base_url,
+            "portal_id": org.hubspot.portal_id,
+            "term_start_property": org.hubspot.term_start_property,
+            "term_end_property": org.hubspot.term_end_property,
+        },
         VendorContext(
             env=env, token_store=ctx.token_store, sleep=ctx.sleep, warn_admin=ctx.warn_admin
         ),
