@@ -9,7 +9,8 @@ from forms.base import FormValues
 from forms.declarative import DeclarativeForm
 from forms.display import EMPTY
 from forms.ids import CallbackId
-from forms.sales_to_delivery_layout import CONTACT_ROLES, LAYOUT, model_terms
+from forms.sales_to_delivery_billing_layout import model_terms
+from forms.sales_to_delivery_layout import CONTACT_ROLES, LAYOUT
 from forms.sales_to_delivery_model import SCHEMA_VERSION, SalesToDeliveryForm, upgrade_payload
 from forms.sales_to_delivery_prefill import prefill_values
 from forms.steps import STEPS
