@@ -72,9 +72,8 @@ def draft_with_state(
 ) -> FormValues:
     """The draft to save when a step is closed or saved: its answers over the earlier ones."""
     current = spec.step_of(draft) if draft and STEP_KEY in draft else spec.step_of(state_values)
-    names = spec.step_field_names(current) if spec.step_count() > 1 else None
-    values = merge_step(draft if names is not None else None, state_values, names)
-    if names is not None:
+    values = merge_step(draft, state_values, spec.step_field_names(current))
+    if spec.step_count() > 1:
         values[STEP_KEY] = current
     return values
 
@@ -105,9 +104,9 @@ def submit_step(
     """
     count = spec.step_count()
     current = spec.step_of(draft) if draft and STEP_KEY in draft else spec.step_of(state_values)
-    names = spec.step_field_names(current) if count > 1 else None
-    values = merge_step(draft, state_values, names)
-    values[STEP_KEY] = current
+    values = merge_step(draft, state_values, spec.step_field_names(current))
+    if count > 1:
+        values[STEP_KEY] = current
     result = spec.parse(values, today=today)
     errors: dict[str, str] = result if isinstance(result, dict) else {}
     shown = {str(f.name) for f in spec.visible_fields(values, step=current)}

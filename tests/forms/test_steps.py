@@ -110,3 +110,16 @@ def test_each_step_is_well_within_slack_limits(sales_values: dict[str, Any]) -> 
         payload = checked(SPEC.build_modal({**sales_values, STEP_KEY: step}, private_metadata=""))
         sizes.append(len(payload["blocks"]))
     assert max(sizes) < 50
+
+
+def test_a_form_without_steps_submits_whole_and_clears_what_was_cleared() -> None:
+    from forms.delivery_to_finance import SPEC as FINANCE
+    from tests.forms.conftest import FINANCE_VALUES
+
+    draft = {**FINANCE_VALUES, "notes": "old note"}
+    state = {k: v for k, v in FINANCE_VALUES.items() if k != "notes"}
+
+    outcome = submit_step(FINANCE, draft, state, private_metadata="", today=TODAY)
+
+    assert outcome.model is not None and outcome.model.notes is None
+    assert STEP_KEY not in outcome.values
