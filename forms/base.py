@@ -48,9 +48,15 @@ class FormSpec(Protocol[M]):
         """Stored with each payload; bump it when the model changes shape."""
 
     def build_modal(
-        self, values: FormValues, *, private_metadata: str, errors_summary: str | None = None
+        self,
+        values: FormValues,
+        *,
+        private_metadata: str,
+        errors_summary: str | None = None,
+        step: int | None = None,
     ) -> View:
-        """The editable modal with values (prefill or draft) as initial values and a note on top."""
+        """The editable modal with values (prefill or draft) as initial values and a note on top;
+        a stepped form shows the values' step unless `step` says which (0: all of them)."""
 
     def parse(self, values: FormValues, *, today: date | None = None) -> M | dict[str, str]:
         """The validated model, or short messages keyed by block_id (`today`: submission day)."""
