@@ -73,12 +73,14 @@ def prefill_values(
     term_start: date | None = None,
     term_end: date | None = None,
     billing_address: str | None = None,
+    today: date | None = None,
 ) -> FormValues:
     """Form values from the CRM deal: account, money, dates, contacts by role, lines as sold.
 
     `contacts` carry name, email, phone, job_title and `roles` (the CRM's association labels);
     `line_items` carry name, quantity, unit_price, amount, discount and recurring (frequency);
-    `account_manager` is the Slack user id of the deal owner.
+    `account_manager` is the Slack user id of the deal owner; `today` keeps kickoff out of the
+    past.
     """
     values: FormValues = {F.PAYMENT_TERMS_DAYS: DEFAULT_PAYMENT_TERMS}
     name = _one_line(account_name or deal_name)[: limits.ACCOUNT_NAME.max_length]
@@ -94,7 +96,9 @@ def prefill_values(
         # The term's first day is also when the first invoice goes out and when work can start,
         # unless the salesperson knows otherwise.
         values[F.TERM_START] = values[F.FIRST_INVOICE_DATE] = start.isoformat()
-        values[F.EARLIEST_KICKOFF] = start.isoformat()
+        # A kickoff is never in the past: a term that started at the close date starts work today.
+        kickoff = max(start, today) if today else start
+        values[F.EARLIEST_KICKOFF] = kickoff.isoformat()
     if term_end is not None:
         values[F.TERM_END] = term_end.isoformat()
     if account_manager:

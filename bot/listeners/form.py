@@ -67,7 +67,7 @@ def fill_form(
             readonly["blocks"] += timeline_blocks(events)
         client.views_update(view_id=view_id, view=readonly)
         return
-    opening = opening_values(handoff, services.crm)
+    opening = opening_values(handoff, services.crm, services.clock().date())
     if opening.deal is not None:
         services.handoffs.set_deal_facts(
             handoff.id,

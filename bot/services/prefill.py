@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 
 from forms.base import FormValues
 from forms.sales_to_delivery_prefill import prefill_values
@@ -20,7 +21,7 @@ class Opening:
     deal: DealSnapshot | None = None
 
 
-def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
+def opening_values(handoff: Handoff, crm: Crm | None, today: date | None = None) -> Opening:
     """The draft if there is one (nothing typed is lost), else a CRM prefill, else blanks."""
     if handoff.draft_payload:
         return Opening(values=dict(handoff.draft_payload), note="Your draft was restored.")
@@ -58,6 +59,7 @@ def opening_values(handoff: Handoff, crm: Crm | None) -> Opening:
         term_start=deal.term_start,
         term_end=deal.term_end,
         billing_address=deal.company_address,
+        today=today,
     )
     return Opening(values=values, note=None, deal=deal)
 

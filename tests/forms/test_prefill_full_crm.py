@@ -115,3 +115,10 @@ def test_with_full_crm_data_a_salesperson_types_eight_inputs() -> None:
     form = SPEC.parse({**values, **answers})
     assert isinstance(form, SalesToDeliveryForm), form
     assert len(STEPS) == 3
+
+
+def test_prefill_never_proposes_a_kickoff_in_the_past() -> None:
+    values = prefill_values(**{**FULL_CRM, "term_start": None}, today=date(2027, 2, 24))
+
+    assert values[F.TERM_START] == "2027-02-20"  # the close date
+    assert values[F.EARLIEST_KICKOFF] == "2027-02-24"
