@@ -20,6 +20,8 @@ from pydantic import (
     field_validator,
 )
 
+from forms import billing_models
+from forms.billing_models import ARREARS_GRACE_DAYS
 from forms.display import fmt_date
 from forms.errors import form_error
 from forms.lines import (
@@ -54,7 +56,6 @@ OptionalMoney = Annotated[
 SecurityNeed = Literal["dpa", "sso", "data_residency", "pen_test", "security_review"]
 SupportTier = Literal["standard", "business_hours_plus", "premium", "none"]
 PAYMENT_TERMS_DAYS = (0, 7, 14, 30, 45, 60, 90)
-ARREARS_GRACE_DAYS = 31  # an invoice in arrears for the last period is raised after the term ends
 
 
 def _at_least_one(items: list[str]) -> list[str]:
@@ -212,92 +213,11 @@ class SalesToDeliveryForm(BaseModel):
             )
         return milestones
 
-    @field_validator("retainer_amount")
+    @field_validator(*billing_models.TERM_FIELDS)
     @classmethod
-    def _retainer_fills_the_term(
-        cls, amount: Decimal | None, info: ValidationInfo
-    ) -> Decimal | None:
-        if info.data.get("billing_model") != "retainer":
-            return None
-        if amount is None:
-            raise form_error("Enter the monthly retainer amount")
-        if info.data.get("schedule") != "monthly":
-            raise form_error("A retainer is billed monthly: choose Monthly as the schedule")
-        start, end = info.data.get("term_start"), info.data.get("term_end")
-        value, currency = info.data.get("contract_value"), info.data.get("currency")
-        if start is None or end is None or value is None or currency is None:
-            return amount
-        months = term_periods(start, end, 1)
-        if amount * months != value:
-            raise form_error(
-                f"{months} months x {format_money(amount, currency)} is "
-                f"{format_money(amount * months, currency)}, not the contract value "
-                f"({format_money(value, currency)})"
-            )
-        return amount
-
-    @field_validator("rate_card")
-    @classmethod
-    def _rate_card_for_time_and_materials(
-        cls, text: str | None, info: ValidationInfo
-    ) -> str | None:
-        if info.data.get("billing_model") != "time_and_materials":
-            return None
-        if not text:
-            raise form_error("List the rates, e.g. 'Consultant: GBP 900 a day'")
-        return text
-
-    @field_validator("spend_cap")
-    @classmethod
-    def _cap_not_below_estimate(cls, cap: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        if info.data.get("billing_model") != "time_and_materials":
-            return None
-        value, currency = info.data.get("contract_value"), info.data.get("currency")
-        if cap is not None and value is not None and currency is not None and cap < value:
-            raise form_error(
-                f"The cap is below the contract value ({format_money(value, currency)})"
-            )
-        return cap
-
-    @field_validator("deposit_amount")
-    @classmethod
-    def _deposit_below_value(cls, deposit: Decimal | None, info: ValidationInfo) -> Decimal | None:
-        if info.data.get("billing_model") != "deposit_balance":
-            return None
-        if deposit is None:
-            raise form_error("Enter the deposit amount")
-        if info.data.get("schedule") != "one_off":
-            raise form_error(
-                "Deposit + balance makes its own two invoices: choose One-off as the schedule"
-            )
-        value, currency = info.data.get("contract_value"), info.data.get("currency")
-        if value is not None and currency is not None and not deposit < value:
-            total = format_money(value, currency)
-            raise form_error(f"The deposit must be less than the contract value ({total})")
-        return deposit
-
-    @field_validator("balance_date")
-    @classmethod
-    def _balance_in_term(cls, balance: date | None, info: ValidationInfo) -> date | None:
-        if info.data.get("billing_model") != "deposit_balance":
-            return None
-        if balance is None:
-            raise form_error("Pick the date the balance is invoiced")
-        first, end = info.data.get("first_invoice_date"), info.data.get("term_end")
-        if first is not None and balance <= first:
-            raise form_error(f"Must be after the deposit's invoice date ({fmt_date(first)})")
-        if end is not None and balance > end + timedelta(days=ARREARS_GRACE_DAYS):
-            raise form_error(f"Must be within a month of the term end ({fmt_date(end)})")
-        return balance
-
-    @field_validator("usage_terms")
-    @classmethod
-    def _usage_terms_for_usage(cls, text: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("billing_model") != "usage":
-            return None
-        if not text:
-            raise form_error("Say what is metered and at what price, e.g. 'GBP 0.40 per order'")
-        return text
+    def _billing_model_terms(cls, value: Any, info: ValidationInfo) -> Any:
+        """Each billing model's own terms: required when it is chosen, dropped otherwise."""
+        return billing_models.check(str(info.field_name), value, info.data)
 
     @field_validator("po_number")
     @classmethod
