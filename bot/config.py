@@ -195,6 +195,9 @@ class HubSpotOrg(Strict):
     # behind the webhook over HTTP); 0 turns the sweep off.
     sweep_seconds: int = Field(default=120, ge=0)
     history: HistoryConfig = HistoryConfig()
+    # The portal's own deal properties holding the contract dates (HubSpot has no standard ones).
+    term_start_property: str | None = None
+    term_end_property: str | None = None
 
 
 class VendorLimit(Strict):

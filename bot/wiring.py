@@ -184,6 +184,8 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
             "base_url": settings.hubspot_base_url,
             "portal_id": org.hubspot.portal_id,
             "history_requests_per_10s": org.hubspot.history.requests_per_10s,
+            "term_start_property": org.hubspot.term_start_property,
+            "term_end_property": org.hubspot.term_end_property,
         },
         VendorContext(
             env=env, token_store=ctx.token_store, sleep=ctx.sleep, warn_admin=ctx.warn_admin

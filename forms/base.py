@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -47,12 +48,21 @@ class FormSpec(Protocol[M]):
         """Stored with each payload; bump it when the model changes shape."""
 
     def build_modal(
-        self, values: FormValues, *, private_metadata: str, errors_summary: str | None = None
+        self,
+        values: FormValues,
+        *,
+        private_metadata: str,
+        errors_summary: str | None = None,
+        step: int | None = None,
     ) -> View:
-        """The editable modal with values (prefill or draft) as initial values and a note on top."""
+        """The editable modal with values (prefill or draft) as initial values and a note on top;
+        a stepped form shows the values' step unless `step` says which (0: all of them)."""
 
-    def parse(self, values: FormValues) -> M | dict[str, str]:
-        """The validated model, or short messages keyed by block_id."""
+    def parse(self, values: FormValues, *, today: date | None = None) -> M | dict[str, str]:
+        """The validated model, or short messages keyed by block_id (`today`: submission day)."""
+
+    def load(self, payload: Mapping[str, Any], schema_version: int) -> M:
+        """A stored submission as the model, upgraded from the schema version it was saved with."""
 
     def error_summary(self, errors: Mapping[str, str]) -> str:
         """One line naming the fields that need attention, to pass as errors_summary."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Generic
 
 from pydantic import BaseModel, ValidationError
@@ -25,6 +26,7 @@ from forms.display import mrkdwn_escape, summary_blocks
 from forms.errors import clip, humanize
 from forms.ids import ActionId, BlockId, CallbackId
 from forms.layout import Field, Kind, Section, display_value, input_block
+from forms.steps import ALL_STEPS, Step, fields_of, step_of
 
 
 @dataclass(frozen=True)
@@ -41,29 +43,75 @@ class DeclarativeForm(Generic[M]):
     schema_version: int = 1
     submit_label: str = "Submit handoff"
     name_field: str = "account_name"
+    upgrade: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
+    steps: tuple[Step, ...] = ()
     _required: dict[str, bool] = field(init=False, repr=False, compare=False)
+    _step_fields: list[set[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         required = {f.name: _is_required(self.model, f.model_path) for f in self.all_fields()}
         object.__setattr__(self, "_required", required)
+        sections = {section.title: section.fields for section in self.layout}
+        object.__setattr__(self, "_step_fields", [fields_of(s, sections) for s in self.steps])
+        stepped = set().union(*self._step_fields) if self.steps else set()
+        missing = {str(f.name) for f in self.all_fields()} - stepped
+        if self.steps and missing:
+            raise ValueError(f"{self.kind}: fields in no step: {sorted(missing)}")
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def step_count(self) -> int:
+        """How many screens the form takes (1 without steps)."""
+        return max(1, len(self.steps))
+
+    def step_of(self, values: Mapping[str, Any]) -> int:
+        """The 1-based step these values are on (the draft's record, else inferred)."""
+        return step_of(values, self._step_fields) if self.steps else 1
+
+    def step_field_names(self, step: int) -> set[str]:
+        """The block ids shown on `step`."""
+        return self._step_fields[step - 1] if self.steps else {f.name for f in self.all_fields()}
+
+    def step_with(self, name: str) -> int:
+        """The step that shows the field `name`."""
+        return next(
+            (n for n in range(1, self.step_count() + 1) if name in self.step_field_names(n)), 1
+        )
 
     def all_fields(self) -> list[Field]:
         """Every field in layout order."""
         return [f for section in self.layout for f in section.fields]
 
-    def visible_fields(self, values: FormValues) -> list[Field]:
-        """The fields the modal shows for these values (and the only ones parse reads)."""
-        return [f for f in self.all_fields() if f.shown(values)]
+    def visible_fields(self, values: FormValues, *, step: int | None = None) -> list[Field]:
+        """The fields shown for these values (on one step, or all: the ones parse reads)."""
+        names = self.step_field_names(step) if step is not None else None
+        return [
+            f for f in self.all_fields() if f.shown(values) and (names is None or f.name in names)
+        ]
 
     def build_modal(
-        self, values: FormValues, *, private_metadata: str, errors_summary: str | None = None
+        self,
+        values: FormValues,
+        *,
+        private_metadata: str,
+        errors_summary: str | None = None,
+        step: int | None = None,
     ) -> View:
-        """The editable modal, showing values (a prefill or a draft) as initial values."""
+        """The editable modal, showing values (a prefill or a draft) as initial values.
+
+        A stepped form shows the step the values are on (`step` overrides; ALL_STEPS shows
+        every section in one modal).
+        """
         # Ids never change between renders, so when views.update re-renders the modal (the
         # schedule changed) Slack keeps whatever the user has typed so far.
         blocks: list[Block] = [
             ContextBlock(block_id=BlockId.INTRO, elements=[MarkdownTextObject(text=self.intro)])
         ]
+        step = self.step_of(values) if step is None else step
+        whole = not self.steps or step == ALL_STEPS
+        if not whole:
+            blocks.append(self._progress(step))
+        shown_sections = None if whole else set(self.steps[step - 1].sections)
         if errors_summary:
             # Shown as given: callers also use it for notes such as "Draft saved".
             text = clip(mrkdwn_escape(errors_summary), 3000)
@@ -71,10 +119,12 @@ class DeclarativeForm(Generic[M]):
                 SectionBlock(block_id=BlockId.ERRORS_SUMMARY, text=MarkdownTextObject(text=text))
             )
         for section in self.layout:
+            if shown_sections is not None and section.title not in shown_sections:
+                continue
             shown = [f for f in section.fields if f.shown(values)]
             if not shown:
                 continue
-            if len(blocks) > 1:
+            if any(isinstance(b, HeaderBlock) for b in blocks):
                 blocks.append(DividerBlock())
             blocks.append(HeaderBlock(text=PlainTextObject(text=section.title)))
             blocks.extend(
@@ -91,24 +141,47 @@ class DeclarativeForm(Generic[M]):
             title=PlainTextObject(
                 text=modal_title(self.title_prefix, name if isinstance(name, str) else None)
             ),
-            submit=PlainTextObject(text=self.submit_label),
+            submit=PlainTextObject(
+                text=self.submit_label if whole or step == self.step_count() else "Next"
+            ),
             close=PlainTextObject(text="Save & close"),
             blocks=blocks,
             private_metadata=private_metadata,
             notify_on_close=True,  # view_closed carries the state, and the app saves it as a draft
         )
 
-    def parse(self, values: FormValues) -> M | dict[str, str]:
-        """The validated model, or one short message per block_id of the shown fields."""
+    def parse(self, values: FormValues, *, today: date | None = None) -> M | dict[str, str]:
+        """The validated model, or one short message per block_id of the shown fields.
+
+        `today` turns on the rules about the submission day (no kickoff in the past); stored
+        payloads are re-read without it, so a handoff never becomes invalid by ageing.
+        """
         shown = self.visible_fields(values)
         try:
-            return self.model.model_validate(_model_input(shown, values))
+            return self.model.model_validate(_model_input(shown, values), context={"today": today})
         except ValidationError as exc:
             errors: dict[str, str] = {}
             for error in exc.errors():
                 target = _field_for(error["loc"], shown)
                 errors.setdefault(str(target.name), humanize(error, kind=target.kind))
             return errors
+
+    def _progress(self, step: int) -> ContextBlock:
+        """'*Step 2 of 3: Scope and dates* · Next: Billing'."""
+        text = f"*Step {step} of {len(self.steps)}: {self.steps[step - 1].title}*"
+        if step < len(self.steps):
+            text += f" · Next: {self.steps[step].title}"
+        return ContextBlock(block_id=BlockId.PROGRESS, elements=[MarkdownTextObject(text=text)])
+
+    def load(self, payload: Mapping[str, Any], schema_version: int) -> M:
+        """A stored submission as the model, upgraded from the schema version it was saved with.
+
+        Rules added after it was submitted are not applied to it (context `stored_version`).
+        """
+        data = dict(payload)
+        if schema_version < self.schema_version and self.upgrade is not None:
+            data = self.upgrade(data, schema_version)
+        return self.model.model_validate(data, context={"stored_version": schema_version})
 
     def error_summary(self, errors: Mapping[str, str]) -> str:
         """':warning: 2 answers need a look: Buyer: email, Term end.' (for errors_summary)."""

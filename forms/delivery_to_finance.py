@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from forms import limits
 from forms.declarative import DeclarativeForm
 from forms.display import fmt_date, or_empty
 from forms.errors import form_error
@@ -16,7 +17,7 @@ from forms.ids import DeliveryToFinanceField as F
 from forms.layout import Field as Input
 from forms.layout import Kind, Row, Section
 from forms.money import CurrencyCheck, choices_from, fits_currency, format_money
-from forms.validators import LongText, OptionalLinkUrl, OptionalLongText, ShortText
+from forms.validators import AccountName, LongText, OptionalLinkUrl, OptionalLongText
 
 
 class DeliveryToFinanceForm(BaseModel):
@@ -24,7 +25,7 @@ class DeliveryToFinanceForm(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    account_name: ShortText
+    account_name: AccountName
     what_was_delivered: LongText
     acceptance_date: date
     acceptance_evidence_url: OptionalLinkUrl = None
@@ -55,7 +56,13 @@ def _amount(form: DeliveryToFinanceForm) -> str:
 DELIVERY = Section(
     "What was delivered",
     (
-        Input(F.ACCOUNT_NAME, "Account", Kind.TEXT),
+        Input(
+            F.ACCOUNT_NAME,
+            "Account",
+            Kind.TEXT,
+            max_length=limits.ACCOUNT_NAME.max_length,
+            hint=limits.ACCOUNT_NAME.hint(),
+        ),
         Input(
             F.WHAT_WAS_DELIVERED,
             "What was delivered",

@@ -11,8 +11,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
+from forms import limits
 from forms.errors import clip, form_error, humanize
 from forms.validators import OptionalPhone, ShortText
 
@@ -23,6 +24,14 @@ PEOPLE_FORMAT = "Name, role, email[, phone]"
 MILESTONE_FORMAT = "YYYY-MM-DD; amount; description"
 
 
+def _email_fits(email: str) -> str:
+    if len(email) > limits.EMAIL.max_length:
+        raise form_error(
+            f"Use at most {limits.EMAIL.max_length} characters ({limits.EMAIL.reason})"
+        )
+    return email
+
+
 class Person(BaseModel):
     """Someone at the client and what they do there."""
 
@@ -30,7 +39,7 @@ class Person(BaseModel):
 
     name: ShortText
     role: ShortText
-    email: EmailStr
+    email: Annotated[EmailStr, AfterValidator(_email_fits)]
     phone: OptionalPhone = None
 
 

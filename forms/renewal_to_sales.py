@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from forms import limits
 from forms.declarative import DeclarativeForm
 from forms.display import fmt_date
 from forms.ids import CallbackId
@@ -15,7 +16,7 @@ from forms.ids import RenewalToSalesField as F
 from forms.layout import Field as Input
 from forms.layout import Kind, Row, Section
 from forms.money import CurrencyCheck, choices_from, fits_currency, format_money
-from forms.validators import LongText, OptionalLongText, ShortText
+from forms.validators import AccountName, LongText, OptionalLongText
 
 HEALTH = (
     ("green", "Green: happy, likely to renew"),
@@ -29,7 +30,7 @@ class RenewalToSalesForm(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    account_name: ShortText
+    account_name: AccountName
     renewal_date: date
     currency: Annotated[str, CurrencyCheck]
     current_value: Annotated[Decimal, Field(gt=0, max_digits=18)]
@@ -51,7 +52,13 @@ def _value(form: RenewalToSalesForm) -> str:
 ACCOUNT = Section(
     "The account",
     (
-        Input(F.ACCOUNT_NAME, "Account", Kind.TEXT),
+        Input(
+            F.ACCOUNT_NAME,
+            "Account",
+            Kind.TEXT,
+            max_length=limits.ACCOUNT_NAME.max_length,
+            hint=limits.ACCOUNT_NAME.hint(),
+        ),
         Input(F.RENEWAL_DATE, "Renewal date", Kind.DATE),
         Input(F.CURRENT_VALUE, "Current contract value", Kind.NUMBER, hint="Per term, before tax."),
         Input(F.CURRENCY, "Currency", Kind.SELECT, choices_for=choices_from),

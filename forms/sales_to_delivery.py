@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from forms.base import FormValues
 from forms.declarative import DeclarativeForm
+from forms.display import EMPTY
 from forms.ids import CallbackId
+from forms.sales_to_delivery_billing_layout import model_terms
 from forms.sales_to_delivery_layout import CONTACT_ROLES, LAYOUT
-from forms.sales_to_delivery_model import SalesToDeliveryForm
+from forms.sales_to_delivery_model import SCHEMA_VERSION, SalesToDeliveryForm, upgrade_payload
 from forms.sales_to_delivery_prefill import prefill_values
+from forms.steps import STEPS
 
 __all__ = [
     "SPEC",
@@ -31,11 +35,21 @@ SPEC: DeclarativeForm[SalesToDeliveryForm] = DeclarativeForm(
     model=SalesToDeliveryForm,
     layout=LAYOUT,
     title_prefix="Handoff",
+    schema_version=SCHEMA_VERSION,
+    upgrade=upgrade_payload,
+    steps=STEPS,
     intro=(
         "What delivery and finance need to start well. Prefilled from the CRM where it knew "
         "the answer; *Save draft* or *Save & close* keeps your progress."
     ),
 )
+
+
+def typed_inputs(values: FormValues) -> list[str]:
+    """The inputs a salesperson must still fill in after `values` (e.g. a CRM prefill)."""
+    result = SPEC.parse(values)
+    errors = result if isinstance(result, dict) else {}
+    return [str(f.name) for f in SPEC.all_fields() if f.name in errors]
 
 
 def contacts(form: SalesToDeliveryForm) -> list[dict[str, Any]]:
@@ -70,24 +84,48 @@ def deliverables(form: SalesToDeliveryForm) -> list[str]:
 
 def billing(form: SalesToDeliveryForm) -> dict[str, Any]:
     """The billing terms as a plain dict shaped like integrations.ports.BillingTerms."""
-    arrears = "Billed in arrears" if form.billing_in_arrears else None
-    conditions = [text for text in (arrears, form.billing_conditions) if text]
+    milestones = [
+        {"description": m.description, "amount": m.amount, "due_date": m.due_date}
+        for m in form.milestones
+    ]
+    schedule: str = form.schedule
+    if form.billing_model == "deposit_balance" and form.deposit_amount and form.balance_date:
+        # Two invoices: the deposit on the first invoice date, the balance on its own date.
+        schedule = "milestones"
+        milestones = [
+            {
+                "description": "Deposit",
+                "amount": form.deposit_amount,
+                "due_date": form.first_invoice_date,
+            },
+            {
+                "description": "Balance",
+                "amount": form.contract_value - form.deposit_amount,
+                "due_date": form.balance_date,
+            },
+        ]
+    terms = model_terms(form)
     return {
         "contract_value": form.contract_value,
         "currency": form.currency,
-        "schedule": form.schedule,
+        "schedule": schedule,
         "first_invoice_date": form.first_invoice_date,
         "payment_terms_days": form.payment_terms_days,
         "po_required": form.po_required,
         "po_number": form.po_number if form.po_required else None,
         "invoicing_entity": form.invoicing_entity,
         "tax_id": form.tax_id,
-        # BillingTerms has no arrears flag, so it travels in the conditions finance reads.
-        "conditions": ". ".join(conditions) or None,
-        "milestones": [
-            {"description": m.description, "amount": m.amount, "due_date": m.due_date}
-            for m in form.milestones
-        ],
+        "conditions": form.billing_conditions,
+        "billed_in_arrears": form.billing_in_arrears,
+        "billing_address": form.billing_address,
+        "non_standard_terms": form.non_standard_terms,
+        "discounts": form.discounts,
+        "discount_amount": form.discount_amount,
+        "sold_lines": form.sold_lines,
+        "contract_url": form.contract_url,
+        "milestones": milestones,
+        "billing_model": form.billing_model,
+        "model_terms": None if terms == EMPTY else terms,
         "term_start": form.term_start,
         "term_end": form.term_end,
     }

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from forms.base import FormValues
-from forms.display import EMPTY, fmt_date, or_empty, user_mention, yes_no
-from forms.ids import KEY_CONTACT_BLOCKS, KEY_CONTACT_PARTS, ActionId
+from dataclasses import replace
+
+from forms import limits
+from forms.display import EMPTY, or_empty, user_mention
+from forms.ids import KEY_CONTACT_BLOCKS, KEY_CONTACT_PARTS
 from forms.ids import SalesToDeliveryField as F
 from forms.layout import Field, Kind, Row, Section
-from forms.lines import MILESTONE_FORMAT, PEOPLE_FORMAT, Person
-from forms.money import choices_from, format_money
-from forms.sales_to_delivery_model import PAYMENT_TERMS_DAYS, SalesToDeliveryForm
+from forms.lines import PEOPLE_FORMAT, Person
+from forms.sales_to_delivery_billing_layout import ANOMALIES, BILLING
+from forms.sales_to_delivery_model import SalesToDeliveryForm
 
-SCHEDULES = (
-    ("one_off", "One-off"),
-    ("monthly", "Monthly"),
-    ("quarterly", "Quarterly"),
-    ("milestones", "Milestones"),
-)
-PAYMENT_TERMS = tuple(
-    (str(days), "Due on receipt" if days == 0 else f"{days} days") for days in PAYMENT_TERMS_DAYS
-)
 CONTACT_ROLES = {
     "buyer": "Buyer / executive sponsor",
     "day_to_day": "Day-to-day contact",
@@ -49,16 +42,12 @@ def _person_fields(attribute: str) -> tuple[Field, ...]:
             kind,
             hint=hint,
             path=(attribute, part),
-            max_length=40 if part == "phone" else None,
+            max_length=limits.PHONE.max_length if part == "phone" else None,
         )
         for block, part, kind, label, hint in zip(
             KEY_CONTACT_BLOCKS[attribute], KEY_CONTACT_PARTS, kinds, labels, hints, strict=True
         )
     )
-
-
-def _is_milestones(values: FormValues) -> bool:
-    return values.get(F.SCHEDULE) == "milestones"
 
 
 def format_person(person: Person) -> str:
@@ -74,18 +63,6 @@ def _contact_row(attribute: str) -> Row:
     return Row(CONTACT_ROLES[attribute], render)
 
 
-def _money(form: SalesToDeliveryForm) -> str:
-    return format_money(form.contract_value, form.currency)
-
-
-def _milestones(form: SalesToDeliveryForm) -> str:
-    lines = [
-        f"{fmt_date(m.due_date)} · {format_money(m.amount, form.currency)} · {m.description}"
-        for m in form.milestones
-    ]
-    return "\n".join(lines) or EMPTY
-
-
 CONTEXT = Section(
     "Context",
     (
@@ -95,24 +72,34 @@ CONTEXT = Section(
             "Why they bought",
             Kind.MULTILINE,
             hint="The client's problem and goals, in their words.",
+            placeholder="Month-end reporting takes a week and nobody trusts the numbers",
         ),
         Field(
             F.SUCCESS_CRITERIA,
             "Success after 90 days",
             Kind.MULTILINE,
             hint="Measurable, e.g. 'weekly dashboard live by week 4'.",
+            placeholder="Month-end pack out by working day 3; 5 finance users active weekly",
         ),
         Field(
             F.MONTH_ONE,
             "What month one must feel like",
             Kind.MULTILINE,
             hint="Reporting format and cadence, meeting rhythm, first visible wins.",
+            placeholder="Tuesday call with Bob; one-page PDF status every Friday",
         ),
         Field(
             F.PROMISES_MADE,
             "Promises made during the sale",
             Kind.MULTILINE,
             hint="Anything you said yes to. 'None' is an answer.",
+            placeholder="Weekly status call with the CFO; first dashboard before the May board",
+        ),
+        Field(
+            F.COMPETITORS,
+            "Competitors considered",
+            Kind.TEXT,
+            placeholder="Tableau partner Datawise; building it in-house",
         ),
     ),
 )
@@ -142,84 +129,54 @@ CONTACTS = Section(
 SCOPE = Section(
     "Agreed scope",
     (
-        Field(F.DELIVERABLES, "Deliverables", Kind.MULTILINE, hint="One per line."),
+        Field(
+            F.DELIVERABLES,
+            "Deliverables",
+            Kind.MULTILINE,
+            hint="One per line. Prefilled from the deal's line items.",
+            placeholder="Month-end dashboard\nData pipeline from Xero\nTraining for 5 users",
+        ),
         Field(
             F.OUT_OF_SCOPE,
             "Explicitly out of scope",
             Kind.MULTILINE,
             hint="What we will not do, so nobody assumes it.",
+            placeholder="Budgeting and forecasting; integrations beyond Xero",
         ),
-        Field(F.TERM_START, "Term start", Kind.DATE, hint="Prefilled with the close date."),
+        Field(
+            F.ACCEPTANCE_CRITERIA,
+            "Acceptance criteria",
+            Kind.MULTILINE,
+            hint="What 'done' means for each milestone or deliverable.",
+            placeholder="Dashboard: CFO signs off March figures matching the ledger to the penny",
+        ),
+        Field(
+            F.ASSUMPTIONS,
+            "Assumptions",
+            Kind.MULTILINE,
+            placeholder="Client supplies read-only Xero access in week 1; one round of revisions",
+        ),
+        Field(F.TERM_START, "Term start", Kind.DATE, hint="Prefilled from the deal."),
         Field(F.TERM_END, "Term end", Kind.DATE),
         Field(F.CONTRACT_URL, "Signed contract or SOW", Kind.URL, placeholder="https://"),
-    ),
-)
-BILLING = Section(
-    "Billing",
-    (
-        Field(
-            F.CONTRACT_VALUE, "Contract value", Kind.NUMBER, hint="Total for the term, before tax."
-        ),
-        Field(F.CURRENCY, "Currency", Kind.SELECT, choices_for=choices_from),
-        Field(
-            F.SCHEDULE,
-            "Billing schedule",
-            Kind.SELECT,
-            choices=SCHEDULES,
-            dispatch=True,
-            action_id=ActionId.SCHEDULE_CHANGED,
-            hint="'Milestones' adds a field to list them.",
-        ),
-        Field(
-            F.MILESTONES,
-            "Milestones",
-            Kind.MULTILINE,
-            show_if=_is_milestones,
-            placeholder="2027-04-01; 40000; Kickoff workshop",
-            hint=f"One per line: {MILESTONE_FORMAT}. They must add up to the contract value.",
-        ),
-        Field(
-            F.BILLING_IN_ARREARS,
-            "Billed in arrears",
-            Kind.CHECKBOX,
-            choices=(("yes", "Invoice after the work, not in advance"),),
-        ),
-        Field(F.FIRST_INVOICE_DATE, "First invoice date", Kind.DATE),
-        Field(F.PAYMENT_TERMS_DAYS, "Payment terms", Kind.SELECT, choices=PAYMENT_TERMS),
-        Field(
-            F.PO_REQUIRED,
-            "PO required",
-            Kind.CHECKBOX,
-            choices=(("yes", "The client needs a PO number on invoices"),),
-        ),
-        Field(F.PO_NUMBER, "PO number", Kind.TEXT, hint="Needed when a PO is required."),
-        Field(F.INVOICING_ENTITY, "Client legal entity to invoice", Kind.TEXT),
-        Field(F.TAX_ID, "Client tax or VAT ID", Kind.TEXT),
-        Field(
-            F.BILLING_CONDITIONS,
-            "Billing conditions",
-            Kind.MULTILINE,
-            hint="e.g. invoice only after sign-off; upload invoices to their portal.",
-        ),
-    ),
-    rows=(
-        Row("Contract value", _money),
-        Row("Billing schedule", lambda m: dict(SCHEDULES)[m.schedule]),
-        Row("Milestones", _milestones),
-        Row("Billed in arrears", lambda m: yes_no(m.billing_in_arrears)),
-        Row("First invoice date", lambda m: fmt_date(m.first_invoice_date)),
-        Row("Payment terms", lambda m: dict(PAYMENT_TERMS)[str(m.payment_terms_days)]),
-        Row("PO required", lambda m: yes_no(m.po_required)),
-        Row("PO number", lambda m: or_empty(m.po_number)),
-        Row("Client legal entity to invoice", lambda m: or_empty(m.invoicing_entity)),
-        Row("Client tax or VAT ID", lambda m: or_empty(m.tax_id)),
-        Row("Billing conditions", lambda m: or_empty(m.billing_conditions)),
     ),
 )
 KICKOFF = Section(
     "Kickoff and access",
     (
         Field(F.EARLIEST_KICKOFF, "Earliest kickoff", Kind.DATE),
+        Field(
+            F.GO_LIVE_DATE,
+            "Committed go-live or first deliverable",
+            Kind.DATE,
+            hint="The date the client expects something live.",
+        ),
+        Field(
+            F.GO_LIVE_PROMISED,
+            "Promised to the client",
+            Kind.CHECKBOX,
+            choices=(("yes", "The client was promised this date"),),
+        ),
         Field(
             F.KICKOFF_WAITS_ON,
             "Kickoff waits on",
@@ -231,17 +188,87 @@ KICKOFF = Section(
             "Access the team will need",
             Kind.MULTILINE,
             hint="Systems, accounts, and who at the client grants them. Never credentials.",
+            placeholder="Read-only Xero and the reporting database; Kim (IT) grants both in week 1",
         ),
-        Field(F.CLIENT_TOOLS, "The client's tools and integrations", Kind.MULTILINE),
+        Field(
+            F.CLIENT_TOOLS,
+            "The client's tools and integrations",
+            Kind.MULTILINE,
+            placeholder="Xero, Slack Connect, Google Sheets",
+        ),
     ),
 )
-ANOMALIES = Section(
-    "Anomalies",
+SECURITY_NEEDS = (
+    ("dpa", "Data processing agreement (DPA)"),
+    ("sso", "Single sign-on (SSO)"),
+    ("data_residency", "Data residency"),
+    ("pen_test", "Penetration test"),
+    ("security_review", "Security questionnaire or review"),
+)
+SUPPORT_TIERS = (
+    ("standard", "Standard (business hours)"),
+    ("business_hours_plus", "Extended hours"),
+    ("premium", "Premium (24x7)"),
+    ("none", "No support agreed"),
+)
+
+
+def _labels(choices: tuple[tuple[str, str], ...], values: list[str]) -> str:
+    names = dict(choices)
+    return ", ".join(names[v] for v in values) or EMPTY
+
+
+RISKS = Section(
+    "Security, support and risks",
     (
-        Field(F.NON_STANDARD_TERMS, "Non-standard terms", Kind.MULTILINE),
-        Field(F.DISCOUNTS, "Discounts", Kind.MULTILINE),
-        Field(F.RISKS, "Risks and sensitivities", Kind.MULTILINE),
+        Field(F.SECURITY_NEEDS, "Security and compliance", Kind.CHECKBOX, choices=SECURITY_NEEDS),
+        Field(
+            F.SECURITY_NOTES,
+            "Security details",
+            Kind.MULTILINE,
+            placeholder="Data must stay in the EU; SSO through Okta; DPA signed on 3 March",
+        ),
+        Field(F.SUPPORT_TIER, "Support tier", Kind.SELECT, choices=SUPPORT_TIERS),
+        Field(
+            F.RISKS_NONE_KNOWN,
+            "Risks",
+            Kind.CHECKBOX,
+            choices=(("yes", "None known"),),
+            hint="Tick only if you know of none; otherwise list them below.",
+        ),
+        Field(
+            F.RISKS,
+            "Risks and sensitivities",
+            Kind.MULTILINE,
+            placeholder="The CFO who signed leaves in June; IT team of two, slow to grant access",
+        ),
+    ),
+    rows=(
+        Row("Security and compliance", lambda m: _labels(SECURITY_NEEDS, m.security_needs)),
+        Row("Security details", lambda m: or_empty(m.security_notes)),
+        Row(
+            "Support tier",
+            lambda m: _labels(SUPPORT_TIERS, [m.support_tier] if m.support_tier else []),
+        ),
+        Row(
+            "Risks and sensitivities",
+            lambda m: "None known" if m.risks_none_known else or_empty(m.risks),
+        ),
     ),
 )
 
-LAYOUT = (CONTEXT, CONTACTS, SCOPE, BILLING, KICKOFF, ANOMALIES)
+
+def _with_vendor_limit(field: Field) -> Field:
+    """The field capped at its vendor limit (forms.limits), the limit said in its hint."""
+    limit = limits.BY_FIELD.get(str(field.name))
+    if limit is None or field.kind not in (Kind.TEXT, Kind.MULTILINE):
+        return field
+    hint = f"{field.hint} {limit.hint()}" if field.hint else limit.hint()
+    return replace(field, max_length=limit.max_length, hint=hint)
+
+
+def _limited(section: Section) -> Section:
+    return replace(section, fields=tuple(map(_with_vendor_limit, section.fields)))
+
+
+LAYOUT = tuple(map(_limited, (CONTEXT, CONTACTS, SCOPE, KICKOFF, RISKS, BILLING, ANOMALIES)))

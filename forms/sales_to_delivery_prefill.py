@@ -10,10 +10,11 @@ from typing import Any, NamedTuple
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from forms import limits
 from forms.base import FormValues
 from forms.ids import KEY_CONTACT_BLOCKS, KEY_CONTACT_PARTS
 from forms.ids import SalesToDeliveryField as F
-from forms.money import is_currency_code
+from forms.money import format_money, is_currency_code
 
 DEFAULT_PAYMENT_TERMS = "30"
 # Job-title words that suggest who plays which part; earlier words are stronger hints.
@@ -43,6 +44,17 @@ _BILLING_WORDS = (
     "purchasing",
     "cfo",
 )
+# Association labels (CRM contact roles) that name a part outright; they beat job titles.
+_SPONSOR_LABELS = (
+    "decision maker",
+    "executive sponsor",
+    "economic buyer",
+    "budget holder",
+    "buyer",
+)
+_BILLING_LABELS = ("billing", "accounts payable", "invoice", "finance", "procurement")
+_DAY_TO_DAY_LABELS = ("day-to-day", "day to day", "project", "primary contact", "main contact")
+_SCHEDULES = {"monthly": "monthly", "quarterly": "quarterly"}
 _EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 Contact = dict[str, str]
 """A CRM contact cleaned for the form: name, role, email (valid or empty), phone, raw_email."""
@@ -56,10 +68,22 @@ def prefill_values(
     currency: str | None,
     close_date: date | None,
     contacts: Sequence[Mapping[str, Any]],
+    line_items: Sequence[Mapping[str, Any]] = (),
+    account_manager: str | None = None,
+    term_start: date | None = None,
+    term_end: date | None = None,
+    billing_address: str | None = None,
+    today: date | None = None,
 ) -> FormValues:
-    """Form values from the CRM deal: account, value, currency, term start and guessed contacts."""
+    """Form values from the CRM deal: account, money, dates, contacts by role, lines as sold.
+
+    `contacts` carry name, email, phone, job_title and `roles` (the CRM's association labels);
+    `line_items` carry name, quantity, unit_price, amount, discount and recurring (frequency);
+    `account_manager` is the Slack user id of the deal owner; `today` keeps kickoff out of the
+    past.
+    """
     values: FormValues = {F.PAYMENT_TERMS_DAYS: DEFAULT_PAYMENT_TERMS}
-    name = _one_line(account_name or deal_name)[:255]
+    name = _one_line(account_name or deal_name)[: limits.ACCOUNT_NAME.max_length]
     if name:
         values[F.ACCOUNT_NAME] = name
     if amount is not None and amount > 0:
@@ -67,8 +91,22 @@ def prefill_values(
     code = (currency or "").strip().upper()
     if is_currency_code(code):
         values[F.CURRENCY] = code
-    if close_date is not None:
-        values[F.TERM_START] = close_date.isoformat()
+    start = term_start or close_date
+    if start is not None:
+        # The term's first day is also when the first invoice goes out and when work can start,
+        # unless the salesperson knows otherwise.
+        values[F.TERM_START] = values[F.FIRST_INVOICE_DATE] = start.isoformat()
+        # A kickoff is never in the past: a term that started at the close date starts work today.
+        kickoff = max(start, today) if today else start
+        values[F.EARLIEST_KICKOFF] = kickoff.isoformat()
+    if term_end is not None:
+        values[F.TERM_END] = term_end.isoformat()
+    if account_manager:
+        values[F.ACCOUNT_MANAGER] = account_manager
+    address = "\n".join(_one_line(line) for line in (billing_address or "").splitlines())
+    if address.strip():
+        values[F.BILLING_ADDRESS] = address.strip()[: limits.BILLING_ADDRESS.max_length]
+    values.update(_from_line_items(line_items, code if is_currency_code(code) else None))
     people = [p for p in (_person(c) for c in contacts) if p["name"]]
     guess = guess_roles(people)
     key_people = (guess.buyer, guess.day_to_day, guess.billing)
@@ -92,24 +130,39 @@ class RoleGuess(NamedTuple):
 
 
 def guess_roles(people: list[Contact]) -> RoleGuess:
-    """Buyer by senior title, billing by finance title (else the buyer), day-to-day: anyone else."""
+    """Each part by the CRM's contact role (label) first, then by job title.
+
+    Buyer by senior title, billing by finance title (else the buyer), day-to-day: anyone else.
+    """
     # With no telling titles the first contact is the buyer, and a one-person client plays all.
     if not people:
         return RoleGuess(None, None, None, [])
-    buyer = _best(people, _SPONSOR_WORDS, exclude=[]) or people[0]
-    billing = _best(people, _BILLING_WORDS, exclude=[buyer]) or buyer
-    day_to_day = next((p for p in people if p is not buyer and p is not billing), buyer)
+    buyer = (
+        _best(people, _SPONSOR_LABELS, exclude=[], key="labels")
+        or _best(people, _SPONSOR_WORDS, exclude=[])
+        or people[0]
+    )
+    billing = (
+        _best(people, _BILLING_LABELS, exclude=[], key="labels")
+        or _best(people, _BILLING_WORDS, exclude=[buyer])
+        or buyer
+    )
+    day_to_day = _best(people, _DAY_TO_DAY_LABELS, exclude=[], key="labels") or next(
+        (p for p in people if p is not buyer and p is not billing), buyer
+    )
     others = [p for p in people if all(p is not chosen for chosen in (buyer, billing, day_to_day))]
     return RoleGuess(buyer, day_to_day, billing, others)
 
 
-def _best(people: list[Contact], words: Sequence[str], *, exclude: list[Contact]) -> Contact | None:
+def _best(
+    people: list[Contact], words: Sequence[str], *, exclude: list[Contact], key: str = "role"
+) -> Contact | None:
     ranked = [
         (rank, index, person)
         for index, person in enumerate(people)
         if all(person is not e for e in exclude)
         for rank, word in enumerate(words)
-        if re.search(rf"\b{re.escape(word)}", person["role"].lower())
+        if re.search(rf"\b{re.escape(word)}", person[key].lower())
     ]
     return min(ranked, key=lambda r: (r[0], r[1]))[2] if ranked else None
 
@@ -121,13 +174,63 @@ def _person(contact: Mapping[str, Any]) -> Contact:
     except ValidationError:
         # A key contact's email goes into an email input: start it empty, not wrong.
         email = ""
+    labels = [_one_line(label) for label in contact.get("roles") or ()]
     return {
         "name": _one_line(contact.get("name"))[:255],
-        "role": _one_line(contact.get("job_title"))[:255],
-        "email": email,
-        "phone": _one_line(contact.get("phone"))[:40],
+        # No job title: the CRM role (label) is the best description there is.
+        "role": _one_line(contact.get("job_title") or ", ".join(labels))[:255],
+        "email": email if len(email) <= limits.EMAIL.max_length else "",
+        "phone": _one_line(contact.get("phone"))[: limits.PHONE.max_length],
         "raw_email": raw_email,
+        "labels": " / ".join(labels),
     }
+
+
+def _from_line_items(items: Sequence[Mapping[str, Any]], currency: str | None) -> FormValues:
+    """Deliverables (one per line item, with quantity), lines as sold, discount and schedule."""
+    if not items:
+        return {}
+    values: FormValues = {}
+    deliverables, sold = [], []
+    discount = Decimal(0)
+    for item in items:
+        name = _one_line(item.get("name")) or "Line item"
+        quantity = Decimal(str(item.get("quantity") or 1))
+        count = f" x {quantity.normalize():f}" if quantity != 1 else ""
+        deliverables.append(f"{name}{count}"[:500])
+        sold.append(_sold_line(name, quantity, item, currency))
+        discount += Decimal(str(item.get("discount") or 0))
+    values[F.DELIVERABLES] = "\n".join(deliverables)
+    values[F.SOLD_LINES] = "\n".join(sold)[: limits.FINANCE_ESSAY.max_length]
+    if discount > 0:
+        values[F.DISCOUNT_AMOUNT] = format(discount, "f")
+    frequencies = {_one_line(item.get("recurring")).lower() or None for item in items}
+    if frequencies == {None}:
+        values[F.SCHEDULE] = "one_off"
+    elif len(frequencies) == 1:
+        schedule = _SCHEDULES.get(str(frequencies.pop()))
+        if schedule:
+            values[F.SCHEDULE] = schedule
+    return values
+
+
+def _sold_line(name: str, quantity: Decimal, item: Mapping[str, Any], currency: str | None) -> str:
+    """'12 x Analytics licence at 1,000.00 = 10,800.00 (discount 1,200.00), monthly'."""
+
+    def money(value: object) -> str:
+        amount = Decimal(str(value))
+        return format_money(amount, currency) if currency else f"{amount:,.2f}"
+
+    text = f"{quantity.normalize():f} x {name}"
+    if item.get("unit_price") is not None:
+        text += f" at {money(item['unit_price'])}"
+    if item.get("amount") is not None:
+        text += f" = {money(item['amount'])}"
+    if item.get("discount"):
+        text += f" (discount {money(item['discount'])})"
+    if item.get("recurring"):
+        text += f", {_one_line(item['recurring'])}"
+    return text
 
 
 def _one_line(value: object) -> str:

@@ -14,6 +14,7 @@ from pydantic import (
     ValidationError,
 )
 
+from forms import limits
 from forms.errors import form_error
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-/]{4,}[0-9](\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
@@ -52,7 +53,9 @@ OptionalLongText = Annotated[LongText | None, BeforeValidator(blank_to_none)]
 """An optional multi-line answer; blank becomes None."""
 
 Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_phone)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=limits.PHONE.max_length),
+    AfterValidator(_phone),
 ]
 """A phone number as people write them: digits, spaces, + ( ) - . / and an optional extension."""
 
@@ -69,3 +72,36 @@ SlackUserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]+$")]
 """A Slack user id from a users_select."""
 
 OptionalSlackUserId = Annotated[SlackUserId | None, BeforeValidator(blank_to_none)]
+
+# Answers that reach a vendor field, capped at the smallest limit among the vendors (forms.limits).
+AccountName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=limits.ACCOUNT_NAME.max_length
+    ),
+]
+_LegalEntity = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=limits.LEGAL_ENTITY.max_length
+    ),
+]
+_TaxId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=limits.TAX_ID.max_length)
+]
+_Address = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=limits.BILLING_ADDRESS.max_length
+    ),
+]
+_FinanceEssay = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=limits.FINANCE_ESSAY.max_length
+    ),
+]
+OptionalLegalEntity = Annotated[_LegalEntity | None, BeforeValidator(blank_to_none)]
+OptionalTaxId = Annotated[_TaxId | None, BeforeValidator(blank_to_none)]
+OptionalAddress = Annotated[_Address | None, BeforeValidator(blank_to_none)]
+OptionalFinanceEssay = Annotated[_FinanceEssay | None, BeforeValidator(blank_to_none)]

@@ -1,9 +1,10 @@
 """HubSpot CRM adapter: read a deal for the handoff form, move its stage, log a note on it.
 
 Endpoints (CRM v3 objects, v4 associations, v3 owners), all through the shared `VendorHttp`:
-- GET   /crm/v3/objects/deals/{id}?properties=...&associations=contacts,companies
-- POST  /crm/v3/objects/{contacts|notes}/batch/read   (reads: safe to repeat)
-- GET   /crm/v3/objects/companies/{id}?properties=name
+- GET   /crm/v3/objects/deals/{id}?properties=...&associations=contacts,companies,line_items
+- POST  /crm/v3/objects/{contacts|notes|line_items}/batch/read   (reads: safe to repeat)
+- GET   /crm/v3/objects/companies/{id}?properties=name,address,...
+- GET   /crm/v4/objects/{deals|companies}/{id}/associations/contacts  (contact roles: labels)
 - PATCH /crm/v3/objects/deals/{id}                     (setting a value: safe to repeat)
 - GET   /crm/v3/owners/{ownerId}
 - GET   /crm/v4/objects/deals/{id}/associations/notes
@@ -31,6 +32,7 @@ from integrations.ports import (
     CreatedRecord,
     DealContact,
     DealInStage,
+    DealLineItem,
     DealSearchPage,
     DealSnapshot,
     HistoryEntry,
@@ -54,6 +56,16 @@ DEAL_PROPERTIES = (
     "hubspot_owner_id",
 )
 CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone", "jobtitle")
+LINE_ITEM_PROPERTIES = (
+    "name",
+    "quantity",
+    "price",
+    "amount",
+    "hs_total_discount",
+    "recurringbillingfrequency",
+)
+COMPANY_PROPERTIES = ("name", "address", "address2", "city", "state", "zip", "country")
+_ADDRESS_LINES = (("address",), ("address2",), ("city", "state", "zip"), ("country",))
 BATCH_READ_LIMIT = 100  # inputs per CRM batch/read request
 ASSOCIATION_PAGE_LIMIT = 500  # v4 associations list maximum page size
 NOTE_TO_DEAL = {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}
@@ -87,6 +99,9 @@ class HubSpotConfig(BaseModel):
     app_host: str = "https://app.hubspot.com"  # e.g. https://app-eu1.hubspot.com for EU portals
     # Our share of the private app's 100 (Starter) / 190 (Pro) requests per 10 s, for history reads.
     history_requests_per_10s: int = 90
+    # HubSpot has no standard contract dates: name the portal's own deal properties, if any.
+    term_start_property: str | None = None
+    term_end_property: str | None = None
 
     @field_validator("portal_id")
     @classmethod
@@ -123,13 +138,29 @@ class HubSpotCrm:
     def get_deal(self, deal_id: str) -> DealSnapshot:
         """The deal with its contacts and first company; NotFound when no such deal exists."""
         deal_id = _require_deal_id(deal_id)
+        term_properties = [
+            p for p in (self._config.term_start_property, self._config.term_end_property) if p
+        ]
         deal = self._get(
             f"/crm/v3/objects/deals/{deal_id}",
-            {"properties": list(DEAL_PROPERTIES), "associations": ["contacts", "companies"]},
+            {
+                "properties": [*DEAL_PROPERTIES, *term_properties],
+                "associations": ["contacts", "companies", "line_items"],
+            },
         )
         props = _properties(deal)
         contact_ids = _associated_ids(deal, "contacts")
         company_ids = _associated_ids(deal, "companies")
+        company = self._company(company_ids[0]) if company_ids else {}
+        roles = self._contact_roles("deals", deal_id) if contact_ids else {}
+        if company_ids:
+            # The company's labelled contacts (e.g. its billing contact) count even when the
+            # salesperson never added them to the deal.
+            for contact_id, labels in self._contact_roles("companies", company_ids[0]).items():
+                roles[contact_id] = tuple(dict.fromkeys((*roles.get(contact_id, ()), *labels)))
+                if labels and contact_id not in contact_ids:
+                    contact_ids.append(contact_id)
+        start_key, end_key = self._config.term_start_property, self._config.term_end_property
         snapshot = DealSnapshot(
             deal_id=deal_id,
             name=props.get("dealname", ""),
@@ -139,9 +170,13 @@ class HubSpotCrm:
             currency=props.get("deal_currency_code"),
             close_date=_date(props.get("closedate"), deal_id),
             owner_id=props.get("hubspot_owner_id"),
-            company_name=self._company_name(company_ids[0]) if company_ids else None,
-            contacts=self._contacts(contact_ids),
+            company_name=company.get("name") or None,
+            contacts=self._contacts(contact_ids, roles),
             url=self.deal_url(deal_id),
+            line_items=self._line_items(_associated_ids(deal, "line_items")),
+            term_start=_date(props.get(start_key), deal_id) if start_key else None,
+            term_end=_date(props.get(end_key), deal_id) if end_key else None,
+            company_address=_address(company),
         )
         log.info(
             "hubspot_deal_read deal_id=%s contacts=%d companies=%d",
@@ -320,22 +355,56 @@ class HubSpotCrm:
 
     # --- reads ----------------------------------------------------------------------------------
 
-    def _contacts(self, contact_ids: Sequence[str]) -> tuple[DealContact, ...]:
+    def _contacts(
+        self, contact_ids: Sequence[str], roles: Mapping[str, tuple[str, ...]]
+    ) -> tuple[DealContact, ...]:
         """The contacts in association order (batch/read does not keep the input order)."""
         found: dict[str, DealContact] = {}
         for chunk in _chunks(contact_ids, BATCH_READ_LIMIT):
             for record in self._batch_read("contacts", chunk, CONTACT_PROPERTIES):
                 contact = _deal_contact(record)
-                found[contact.contact_id] = contact
+                found[contact.contact_id] = contact.model_copy(
+                    update={"roles": roles.get(contact.contact_id, ())}
+                )
         return tuple(found[cid] for cid in contact_ids if cid in found)
 
-    def _company_name(self, company_id: str) -> str | None:
-        """The company's name; None if it vanished between the two reads."""
+    def _contact_roles(self, object_type: str, object_id: str) -> dict[str, tuple[str, ...]]:
+        """Contact id -> the association labels it carries on the deal or company."""
+        roles: dict[str, tuple[str, ...]] = {}
+        params: dict[str, Any] = {"limit": ASSOCIATION_PAGE_LIMIT}
+        path = f"/crm/v4/objects/{object_type}/{object_id}/associations/contacts"
+        while True:
+            page = self._get(path, params)
+            for item in page.get("results") or []:
+                labels = tuple(
+                    str(kind["label"])
+                    for kind in item.get("associationTypes") or []
+                    if kind.get("label")
+                )
+                roles[str(item["toObjectId"])] = labels
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return roles
+            params = {**params, "after": after}
+
+    def _line_items(self, line_item_ids: Sequence[str]) -> tuple[DealLineItem, ...]:
+        """The deal's line items in association order."""
+        found: dict[str, DealLineItem] = {}
+        for chunk in _chunks(line_item_ids, BATCH_READ_LIMIT):
+            for record in self._batch_read("line_items", chunk, LINE_ITEM_PROPERTIES):
+                found[str(record["id"])] = _line_item(record)
+        return tuple(found[i] for i in line_item_ids if i in found)
+
+    def _company(self, company_id: str) -> dict[str, str]:
+        """The company's name and address properties; empty if it vanished between the reads."""
         try:
-            company = self._get(f"/crm/v3/objects/companies/{company_id}", {"properties": "name"})
+            company = self._get(
+                f"/crm/v3/objects/companies/{company_id}",
+                {"properties": list(COMPANY_PROPERTIES)},
+            )
         except NotFound:
-            return None
-        return _properties(company).get("name") or None
+            return {}
+        return _properties(company)
 
     def _batch_read(
         self, object_type: str, ids: Sequence[str], properties: Sequence[str]
@@ -441,6 +510,30 @@ def _deal_contact(record: Mapping[str, Any]) -> DealContact:
         phone=props.get("phone"),
         job_title=props.get("jobtitle"),
     )
+
+
+def _line_item(record: Mapping[str, Any]) -> DealLineItem:
+    props = _properties(record)
+    line_id = str(record["id"])
+    quantity = _decimal(props.get("quantity"), line_id)
+    discount = _decimal(props.get("hs_total_discount"), line_id)
+    return DealLineItem(
+        name=" ".join(props.get("name", "").split()) or f"Line item {line_id}",
+        quantity=quantity if quantity is not None and quantity > 0 else Decimal(1),
+        unit_price=_decimal(props.get("price"), line_id),
+        amount=_decimal(props.get("amount"), line_id),
+        discount=discount if discount else None,
+        recurring=props.get("recurringbillingfrequency"),
+    )
+
+
+def _address(company: Mapping[str, str]) -> str | None:
+    """The company's address, one line per part that is present."""
+    lines = [
+        " ".join(company[key] for key in keys if company.get(key)).strip()
+        for keys in _ADDRESS_LINES
+    ]
+    return "\n".join(line for line in lines if line) or None
 
 
 def _decimal(value: str | None, deal_id: str) -> Decimal | None:

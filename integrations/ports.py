@@ -15,6 +15,9 @@ from typing import Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 BillingSchedule = Literal["one_off", "monthly", "quarterly", "milestones"]
+BillingModel = Literal["fixed", "retainer", "time_and_materials", "deposit_balance", "usage"]
+ESTIMATED_MODELS = ("time_and_materials", "usage")
+"""Models whose invoice amounts are estimates: finance adjusts each invoice before it goes out."""
 
 
 class Record(BaseModel):
@@ -52,6 +55,19 @@ class BillingTerms(Record):
     milestones: tuple[Milestone, ...] = ()
     term_start: date | None = None
     term_end: date | None = None
+    billed_in_arrears: bool = False
+    billing_address: str | None = Field(default=None, description="one line per address line")
+    non_standard_terms: str | None = None
+    discounts: str | None = Field(default=None, description="what was discounted, and why")
+    discount_amount: Decimal | None = Field(
+        default=None, ge=0, description="already deducted from contract_value (never re-applied)"
+    )
+    contract_url: str | None = None
+    sold_lines: str | None = Field(default=None, description="the deal's lines as sold, priced")
+    billing_model: BillingModel = "fixed"
+    model_terms: str | None = Field(
+        default=None, description="rate card and cap, usage pricing, retainer or deposit terms"
+    )
 
     remainder: Literal["first", "last"] = Field(
         default="last", description="which instalment carries the minor units an even split leaves"
@@ -214,6 +230,22 @@ class DealContact(Record):
     email: str | None = None
     phone: str | None = None
     job_title: str | None = None
+    roles: tuple[str, ...] = Field(
+        default=(), description="CRM association labels, e.g. 'Billing contact', 'Decision maker'"
+    )
+
+
+class DealLineItem(Record):
+    """One product line of the deal, as sold."""
+
+    name: str
+    quantity: Decimal = Decimal(1)
+    unit_price: Decimal | None = None
+    amount: Decimal | None = Field(default=None, description="the line total after discount")
+    discount: Decimal | None = Field(default=None, description="total discount on the line")
+    recurring: str | None = Field(
+        default=None, description="billing frequency: monthly, quarterly, annually... or None"
+    )
 
 
 class DealSnapshot(Record):
@@ -230,6 +262,10 @@ class DealSnapshot(Record):
     company_name: str | None = None
     contacts: tuple[DealContact, ...] = ()
     url: str | None = None
+    line_items: tuple[DealLineItem, ...] = ()
+    term_start: date | None = None
+    term_end: date | None = None
+    company_address: str | None = Field(default=None, description="one line per address line")
 
 
 # --- errors -------------------------------------------------------------------------------------

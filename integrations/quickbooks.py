@@ -27,14 +27,20 @@ from integrations.billing import (
     PlannedInvoice,
     Recurring,
     build_documents,
-    describe_terms,
     document_tag,
     money_json,
     require_billing,
 )
+from integrations.finance_text import (
+    address_lines,
+    discount_statement,
+    finance_note,
+    money,
+)
 from integrations.http import VendorHttp
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
+    ESTIMATED_MODELS,
     BillingTerms,
     CreatedRecord,
     HandoffBrief,
@@ -57,7 +63,11 @@ QUERY_PAGE_SIZE = 1000  # QBO's maximum MAXRESULTS
 QUERY_PAGE_LIMIT = 20  # stop a look-first scan after this many pages
 PRIVATE_NOTE_MAX = 4000
 CUSTOMER_MEMO_MAX = 1000  # XSD: "The maximum length for Invoice Msg is 1000 characters"
-CUSTOMER_NOTES_MAX = 2000
+CUSTOMER_NOTES_MAX = 1024  # XSD: Customer.Notes "Max. length: 1024 characters"
+REMIND_DAYS = 5  # days before each estimated invoice that QBO reminds finance to adjust it
+PERSON_NAME_MAX = 25  # XSD: GivenName, FamilyName "Max. length: 25 characters"
+ADDRESS_LINES = ("Line1", "Line2", "Line3", "Line4", "Line5")
+ADDRESS_LINE_MAX = 500  # XSD: PhysicalAddress.Line1..5 "Max. length: 500 characters"
 
 
 class QuickBooksConfig(BaseModel):
@@ -293,9 +303,12 @@ class _Bodies:
             )
         tag = document_tag(self.brief.marker, 1)
         invoice = self.invoice_fields((planned.description, planned.amount), tag)
+        estimated = billing.billing_model in ESTIMATED_MODELS
         invoice["RecurringInfo"] = {
             "Name": f"{self.brief.account_name} ({self.brief.marker})",
-            "RecurType": "Automated",
+            # Estimated amounts (time and materials, usage) must never go out unreviewed: QBO
+            # reminds finance to adjust and send each one instead of sending it.
+            "RecurType": "Reminded" if estimated else "Automated",
             "Active": True,
             "ScheduleInfo": {
                 "IntervalType": "Monthly",
@@ -305,6 +318,8 @@ class _Bodies:
                 "EndDate": planned.end,
             },
         }
+        if estimated:
+            invoice["RecurringInfo"]["ScheduleInfo"]["RemindDays"] = REMIND_DAYS
         return _Document("recurringtransaction", 1, tag, {"Invoice": invoice})
 
     def invoice_fields(self, line: tuple[str, Decimal], tag: str) -> dict[str, Any]:
@@ -331,6 +346,9 @@ class _Bodies:
             "CustomerMemo": {"value": clip(customer_memo(billing), CUSTOMER_MEMO_MAX)},
             "PrivateNote": clip(private_note(self.brief, billing, tag), PRIVATE_NOTE_MAX),
         }
+        address = bill_address(billing)
+        if address:
+            fields["BillAddr"] = address
         term = config.term_refs.get(billing.payment_terms_days)
         if term:
             fields["SalesTermRef"] = {"value": term}
@@ -350,12 +368,16 @@ def customer_body(
         "CurrencyRef": {"value": billing.currency},
         "Notes": clip(customer_notes(brief, billing), CUSTOMER_NOTES_MAX),
     }
+    address = bill_address(billing)
+    if address:
+        body["BillAddr"] = address
     contact = brief.billing_contact()
     if contact:
         given, _, family = contact.name.strip().rpartition(" ")
-        body["GivenName"] = given or family
+        # XSD: 25 characters each; the full name is in the notes of every invoice.
+        body["GivenName"] = clip(given or family, PERSON_NAME_MAX)
         if given:
-            body["FamilyName"] = family
+            body["FamilyName"] = clip(family, PERSON_NAME_MAX)
         if contact.email:
             body["PrimaryEmailAddr"] = {"Address": contact.email}
         if contact.phone:
@@ -367,37 +389,57 @@ def customer_body(
 
 
 def customer_memo(billing: BillingTerms) -> str:
-    """The customer-facing message printed on the invoice: PO number and payment terms."""
+    """The customer-facing message on the invoice: PO number, payment terms, discount given."""
     parts = [f"PO number: {billing.po_number}." if billing.po_number else ""]
     parts.append(f"Payment due within {billing.payment_terms_days} days.")
+    if billing.discount_amount:
+        # Stated on every invoice so nobody re-raises it at list price.
+        amount = money(billing.discount_amount, billing.currency)
+        parts.append(f"Includes the agreed discount of {amount}.")
     return " ".join(part for part in parts if part)
 
 
 def private_note(brief: HandoffBrief, billing: BillingTerms, tag: str) -> str:
-    """The internal note: our tag first (so clipping never loses it), then the agreed terms."""
-    lines = [f"Created by Handoff {tag}", f"Terms: {describe_terms(billing)}"]
-    if billing.po_required or billing.po_number:
-        lines.append(f"PO: {billing.po_number or 'required, not yet supplied'}")
-    if billing.conditions:
-        lines.append(f"Conditions: {billing.conditions}")
-    if brief.slack_thread_url:
-        lines.append(f"Slack: {brief.slack_thread_url}")
-    if brief.crm_deal_url:
-        lines.append(f"CRM: {brief.crm_deal_url}")
-    return "\n".join(lines)
+    """The internal note: our tag first (so clipping never loses it), then every billing fact."""
+    return finance_note(brief, billing, f"Created by Handoff {tag}")
 
 
 def customer_notes(brief: HandoffBrief, billing: BillingTerms) -> str:
-    """Customer notes: PO requirement, tax id and where the customer came from."""
+    """Customer notes: what finance must know before every invoice to this customer."""
     lines = [f"PO required: {'yes' if billing.po_required else 'no'}"]
     if billing.po_number:
         lines.append(f"PO number: {billing.po_number}")
+    if billing.invoicing_entity:
+        lines.append(f"Legal entity: {billing.invoicing_entity}")
     if billing.tax_id:
         lines.append(f"Tax ID: {billing.tax_id}")
     lines.append(f"Created by Handoff ({brief.marker})")
     if brief.slack_thread_url:
         lines.append(f"Slack: {brief.slack_thread_url}")
+    discount = discount_statement(billing)
+    # The essays go last: the note is clipped to QBO's limit, the invoices carry them in full.
+    for label, text in (
+        ("Non-standard terms", billing.non_standard_terms),
+        ("Discount", discount),
+        ("Billing conditions", billing.conditions),
+    ):
+        if text:
+            lines.append(f"{label}: {text}")
     return "\n".join(lines)
+
+
+def bill_address(billing: BillingTerms) -> dict[str, str] | None:
+    """The billing address as a QBO PhysicalAddress (free-form lines), or None."""
+    lines = address_lines(billing)
+    if not lines:
+        return None
+    # QBO has five lines; anything beyond the fifth joins the last one.
+    kept = [*lines[: len(ADDRESS_LINES) - 1], ", ".join(lines[len(ADDRESS_LINES) - 1 :])]
+    return {
+        name: clip(line, ADDRESS_LINE_MAX)
+        for name, line in zip(ADDRESS_LINES, kept, strict=False)
+        if line
+    }
 
 
 def request_id(idempotency_key: str, action: str, index: int) -> str:

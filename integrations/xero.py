@@ -5,8 +5,9 @@ What this module relies on (checked against shared/contracts/xero/xero_accountin
   so Xero answers a repeat with the original response;
 - `summarizeErrors=true` on creates, so a validation problem is a 400 with
   `Elements[].ValidationErrors[]`;
-- history notes exist in the subset for repeating invoices only (`/RepeatingInvoices/{id}/History`):
-  plain invoices get no note (their `/Invoices/{id}/History` is not in the contract subset);
+- every document we create gets a history note (`/RepeatingInvoices/{id}/History`,
+  `/Invoices/{id}/History`) holding every billing fact finance needs, since an invoice has no
+  internal note field; the contact carries the tax number and billing address in its own fields;
 - our marker lives in the line description as "(ref <marker>/<n>)", the only text field a plain
   invoice has besides Reference, which carries the PO number.
 """
@@ -28,14 +29,15 @@ from integrations.billing import (
     PlannedInvoice,
     Recurring,
     build_documents,
-    describe_terms,
     document_tag,
     money_json,
     require_billing,
 )
+from integrations.finance_text import address_lines, finance_note, money
 from integrations.http import VendorHttp
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
+    ESTIMATED_MODELS,
     BillingTerms,
     Contact,
     CreatedRecord,
@@ -62,6 +64,9 @@ HISTORY_DETAILS_MAX = 250  # Xero's limit for one history note
 HISTORY_CHUNKS_MAX = 20
 CONTACT_PERSONS_MAX = 5
 DEAD_STATUSES = frozenset({"DELETED", "VOIDED"})
+TAX_NUMBER_MAX = 50  # Contact.TaxNumber maxLength in the spec
+ADDRESS_LINES = ("AddressLine1", "AddressLine2", "AddressLine3", "AddressLine4")
+ADDRESS_LINE_MAX = 500
 
 
 class XeroConfig(BaseModel):
@@ -124,8 +129,11 @@ class XeroFinance:
             existing.get(doc.tag) or self._create(doc, contact_id, brief, idempotency_key)
             for doc in documents
         ]
+        for doc, document_id in zip(documents, ids, strict=True):
+            note = context_note(brief, billing, doc.tag)
+            index = 0 if doc.collection == "RepeatingInvoices" else doc.index
+            self._put_history(doc.collection, document_id, note, idempotency_key, index)
         if documents[0].collection == "RepeatingInvoices":
-            self._put_history(ids[0], context_note(brief, billing), idempotency_key, "context")
             # extra_ids: the remainder instalment's invoice, when the split is not even.
             return CreatedRecord(
                 vendor=VENDOR,
@@ -145,18 +153,18 @@ class XeroFinance:
     def add_note(
         self, record: CreatedRecord, comment: ThreadComment, *, idempotency_key: str
     ) -> str | None:
-        """Add "author (time): text" to a repeating invoice's history; None for plain invoices."""
-        if record.kind != "repeating_invoice":
+        """Add "author (time): text" to the history of the repeating or first invoice."""
+        if record.kind not in ("repeating_invoice", "invoice"):
             if not self._note_logged:
                 log.info("xero_note_unsupported kind=%s record=%s", record.kind, record.external_id)
                 self._note_logged = True
             return None
+        collection = "RepeatingInvoices" if record.kind == "repeating_invoice" else "Invoices"
         posted = comment.posted_at.isoformat(timespec="minutes")
-        self._put_history(
-            record.external_id,
-            f"{comment.author} ({posted}): {comment.text}",
-            idempotency_key,
-            "note",
+        self._write(
+            f"/{collection}/{record.external_id}/History",
+            _history_body(f"{comment.author} ({posted}): {comment.text}"),
+            idempotency_header(idempotency_key, "note", 0),
         )
         log.info("xero_note_added record=%s comment=%s", record.external_id, comment.marker)
         return comment.marker  # history records have no id of their own
@@ -226,12 +234,17 @@ class XeroFinance:
         )
         return str(created[id_key])
 
-    def _put_history(self, repeating_id: str, text: str, key: str, action: str) -> None:
-        body = {"HistoryRecords": [{"Details": chunk} for chunk in history_chunks(text)]}
+    def _put_history(
+        self, collection: str, document_id: str, text: str, key: str, index: int
+    ) -> None:
+        """The billing facts as history notes on one created document, one record per line."""
+        records = [
+            {"Details": chunk} for line in text.splitlines() for chunk in history_chunks(line)
+        ]
         self._write(
-            f"/RepeatingInvoices/{repeating_id}/History",
-            body,
-            idempotency_header(key, action, 0),
+            f"/{collection}/{document_id}/History",
+            {"HistoryRecords": records},
+            idempotency_header(key, "context", index),
         )
 
     # --- transport --------------------------------------------------------------------------
@@ -334,7 +347,9 @@ class _Bodies:
             "StartDate": planned.start,
             "EndDate": planned.end,
         }
-        body["Status"] = self.config.repeating_status
+        # Estimated amounts (time and materials, usage) stay drafts for finance to adjust.
+        estimated = self.billing.billing_model in ESTIMATED_MODELS
+        body["Status"] = "DRAFT" if estimated else self.config.repeating_status
         return _Document("RepeatingInvoices", 1, tag, {"RepeatingInvoices": [body]})
 
     def invoice(self, planned: PlannedInvoice) -> _Document:
@@ -363,6 +378,10 @@ class _Bodies:
         }
         if self.billing.po_number:
             body["Reference"] = self.billing.po_number
+        if self.billing.discount_amount:
+            # On the printed line, so nobody re-raises the invoice at list price.
+            discount = money(self.billing.discount_amount, self.billing.currency)
+            line["Description"] = f"{description}. Includes the agreed discount of {discount} {tag}"
         return body
 
 
@@ -384,7 +403,10 @@ def contact_body(brief: HandoffBrief, billing: BillingTerms) -> dict[str, Any]:
     """A new Contact: the account, its billing contact as primary person, other billing people."""
     contact: dict[str, Any] = {"Name": brief.account_name, "DefaultCurrency": billing.currency}
     if billing.tax_id:
-        contact["TaxNumber"] = billing.tax_id
+        contact["TaxNumber"] = billing.tax_id[:TAX_NUMBER_MAX]  # the form keeps it within 50
+    address = _address(billing)
+    if address:
+        contact["Addresses"] = [address]
     primary = brief.billing_contact()
     if primary:
         contact.update(_person(primary))
@@ -398,16 +420,27 @@ def contact_body(brief: HandoffBrief, billing: BillingTerms) -> dict[str, Any]:
     return {"Contacts": [contact]}
 
 
-def context_note(brief: HandoffBrief, billing: BillingTerms) -> str:
-    """The internal history note on a repeating invoice: terms, PO, conditions and links."""
-    parts = [f"Created by Handoff ({brief.marker}). Terms: {describe_terms(billing)}."]
-    if billing.po_required or billing.po_number:
-        parts.append(f"PO: {billing.po_number or 'required, not yet supplied'}.")
-    if billing.conditions:
-        parts.append(f"Conditions: {billing.conditions}")
-    if brief.slack_thread_url:
-        parts.append(f"Slack: {brief.slack_thread_url}")
-    return " ".join(parts)
+def context_note(brief: HandoffBrief, billing: BillingTerms, tag: str) -> str:
+    """The internal history of a created document: one line per billing fact, with links."""
+    return finance_note(brief, billing, f"Created by Handoff {tag}.")
+
+
+def _history_body(text: str) -> dict[str, Any]:
+    return {"HistoryRecords": [{"Details": chunk} for chunk in history_chunks(text)]}
+
+
+def _address(billing: BillingTerms) -> dict[str, Any] | None:
+    """The billing address as a Xero POBOX (postal) address of free-form lines, or None."""
+    lines = address_lines(billing)
+    if not lines:
+        return None
+    last = len(ADDRESS_LINES) - 1
+    kept = [*lines[:last], ", ".join(lines[last:])]
+    address: dict[str, Any] = {"AddressType": "POBOX"}
+    for name, line in zip(ADDRESS_LINES, kept, strict=False):
+        if line:
+            address[name] = line[:ADDRESS_LINE_MAX]
+    return address
 
 
 def history_chunks(text: str) -> list[str]:

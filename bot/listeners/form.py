@@ -25,6 +25,7 @@ from bot.wiring import Services
 from forms.base import error_view, loading_view, values_from_state
 from forms.ids import ActionId
 from forms.registry import get_form
+from forms.steps import draft_with_state, submit_step
 from storage.models import Handoff, HandoffStatus
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def stored_view(services: Services, handoff_id: int, user_id: str) -> dict[str, 
         return error_view("Handoff", refusal).to_dict()
     if handoff.status != HandoffStatus.AWAITING_FORM:
         return readonly_view(services, handoff)
-    opening = stored_opening(handoff, services.crm)
+    opening = stored_opening(handoff, services.crm, services.clock().date())
     if opening is None:
         return None
     _refresh_if_stale(services, handoff)
@@ -87,7 +88,7 @@ def fill_from_crm(services: Services, client: WebClient, view_id: str, handoff_i
     """Ask the CRM for what the form needs, store it, and show the form (off Slack's clock)."""
     handoff = services.handoffs.get(handoff_id)
     assert services.crm is not None  # stored_opening answers without a CRM
-    opening = fetched_opening(handoff, services.crm)
+    opening = fetched_opening(handoff, services.crm, services.clock().date())
     if opening.deal is not None:
         services.handoffs.set_deal_facts(
             handoff.id,
@@ -107,6 +108,16 @@ def _form_view(services: Services, handoff: Handoff, opening: Opening) -> dict[s
     )
     log.info("form_opened handoff=%s prefilled=%s", handoff.id, opening.deal is not None)
     return insert_context(view.to_dict(), context)
+
+
+def _draft_base(services: Services, handoff: Handoff) -> dict[str, Any]:
+    """What the form's steps build on: the draft, else what it opened with (the stored prefill
+    and any drafts from the deal history), so later steps keep them."""
+    if handoff.draft_payload:
+        return dict(handoff.draft_payload)
+    opening = stored_opening(handoff, services.crm, services.clock().date())
+    values = dict(opening.values) if opening is not None else {}
+    return dict(form_with_history(services, handoff, values, None)[0])
 
 
 def _refresh_if_stale(services: Services, handoff: Handoff) -> None:
@@ -157,19 +168,26 @@ def register(app: App, services: Services) -> None:
         ack()
         update_view(body["view"])
 
+    def save_state(view: dict[str, Any], user_id: str) -> None:
+        """The step on screen laid over the draft (or the prefill), stored as the draft."""
+        state = values_from_state(view["state"]["values"])
+        if not state:
+            return
+        handoff = services.handoffs.get(handoff_id_from(view))
+        base = _draft_base(services, handoff)
+        values = draft_with_state(get_form(handoff.kind), base, state)
+        services.handoffs.save_draft(handoff.id, user_id, values)
+
     @app.action(ActionId.SAVE_DRAFT)
     def on_save_draft(ack: Ack, body: dict[str, Any]) -> None:
         view = body["view"]
-        values = values_from_state(view["state"]["values"])
-        services.handoffs.save_draft(handoff_id_from(view), body["user"]["id"], values)
+        save_state(view, body["user"]["id"])
         ack()  # the draft is stored before Slack hears back
         update_view(view, "Draft saved. You can close this form and pick it up later.")
 
     @app.view_closed(FORM_CALLBACKS)
     def on_closed(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = values_from_state(view["state"]["values"])
-        if values:
-            services.handoffs.save_draft(handoff_id_from(view), body["user"]["id"], values)
+        save_state(view, body["user"]["id"])
         ack()  # after the write: a failed write gets Slack's retry, not a lost draft
 
     @app.view_submission(FORM_CALLBACKS)
@@ -180,23 +198,32 @@ def register(app: App, services: Services) -> None:
         handoff = services.handoffs.get(handoff_id)
         spec = get_form(handoff.kind)
         values = values_from_state(view["state"]["values"])
-        result = spec.parse(values)
-        if isinstance(result, dict):
-            services.handoffs.save_draft(handoff_id, user_id, values)  # nothing typed is lost
-            log.info("form_invalid handoff=%s fields=%s", handoff_id, ",".join(sorted(result)))
-            shown = {b.get("block_id") for b in view.get("blocks", [])}
-            if set(result) <= shown:
-                ack(response_action="errors", errors=result)
-                return
-            # An error on a block Slack is not showing yet (e.g. the schedule changed just before
-            # submit): Slack would refuse the errors, so re-render with the field and a summary.
-            modal = spec.build_modal(
-                values,
-                private_metadata=view["private_metadata"],
-                errors_summary=spec.error_summary(result),
-            )
-            ack(response_action="update", view=modal.to_dict())
+        if handoff.status != HandoffStatus.AWAITING_FORM:  # a double submit: no step to take
+            done_already = "This handoff was already submitted; nothing was changed."
+            ack(response_action="update", view=error_view("Handoff", done_already).to_dict())
             return
+        # Steps: the draft (or the prefill the form opened with) holds the earlier steps.
+        step = submit_step(
+            spec,
+            _draft_base(services, handoff),
+            values,
+            private_metadata=view["private_metadata"],
+            today=services.clock().date(),
+            on_screen={str(b.get("block_id")) for b in view.get("blocks", [])},
+        )
+        if step.model is None:
+            services.handoffs.save_draft(handoff_id, user_id, step.values)  # nothing is lost
+            if step.errors is not None:
+                log.info("form_invalid handoff=%s fields=%s", handoff_id, ",".join(step.errors))
+                ack(response_action="errors", errors=step.errors)
+            else:
+                assert step.view is not None  # the next step, or the step with an error
+                ack(
+                    response_action="update",
+                    view=with_context(services, handoff.id, step.view.to_dict()),
+                )
+            return
+        result = step.model
         try:
             services.handoffs.submit(
                 handoff_id,

@@ -33,7 +33,7 @@ TIMELINE_BLOCKS = 3
 def readonly_view(services: Services, handoff: Handoff, *, history_page: int = 0) -> dict[str, Any]:
     """The submitted form read-only, then the deal history (one page), then the timeline."""
     spec = get_form(handoff.kind)
-    model = spec.model.model_validate(handoff.form_payload or {})
+    model = spec.load(handoff.form_payload or {}, handoff.schema_version)
     metadata = json.dumps({"handoff_id": handoff.id})
     view = spec.readonly_view(model, private_metadata=metadata).to_dict()
     entries = load_history(services.uow, handoff.id)

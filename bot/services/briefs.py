@@ -41,7 +41,7 @@ def marker_for(handoff_id: int) -> str:
 def form_model(handoff: Handoff) -> BaseModel:
     """The submitted form, re-validated from its stored payload."""
     spec = get_form(handoff.kind)
-    model: BaseModel = spec.model.model_validate(handoff.form_payload or {})
+    model: BaseModel = spec.load(handoff.form_payload or {}, handoff.schema_version)
     return model
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 
 from forms.base import FormValues
 from forms.sales_to_delivery_prefill import prefill_values
@@ -25,7 +26,7 @@ class Opening:
     deal: DealSnapshot | None = None
 
 
-def stored_opening(handoff: Handoff, crm: Crm | None) -> Opening | None:
+def stored_opening(handoff: Handoff, crm: Crm | None, today: date | None = None) -> Opening | None:
     """The draft (nothing typed is lost), else the stored CRM snapshot; None if the CRM must be
     asked first."""
     if handoff.draft_payload:
@@ -33,11 +34,11 @@ def stored_opening(handoff: Handoff, crm: Crm | None) -> Opening | None:
     if crm is None or not handoff.deal_id:
         return Opening(values=_fallback(handoff), note=None)
     if handoff.crm_snapshot:
-        return opening_from(handoff, DealSnapshot.model_validate(handoff.crm_snapshot))
+        return opening_from(handoff, DealSnapshot.model_validate(handoff.crm_snapshot), today)
     return None
 
 
-def fetched_opening(handoff: Handoff, crm: Crm) -> Opening:
+def fetched_opening(handoff: Handoff, crm: Crm, today: date | None = None) -> Opening:
     """Ask the CRM (slow: off Slack's clock); a CRM that cannot be reached still opens a form."""
     try:
         deal = crm.get_deal(handoff.deal_id or "")
@@ -47,10 +48,10 @@ def fetched_opening(handoff: Handoff, crm: Crm) -> Opening:
             values=_fallback(handoff),
             note="The CRM could not be reached, so nothing was prefilled: fill in what you know.",
         )
-    return opening_from(handoff, deal)
+    return opening_from(handoff, deal, today)
 
 
-def opening_from(handoff: Handoff, deal: DealSnapshot) -> Opening:
+def opening_from(handoff: Handoff, deal: DealSnapshot, today: date | None = None) -> Opening:
     if handoff.kind != HandoffKind.SALES_TO_DELIVERY:
         return Opening(values=_other_kind_values(handoff.kind, deal), note=None, deal=deal)
     values = prefill_values(
@@ -60,9 +61,22 @@ def opening_from(handoff: Handoff, deal: DealSnapshot) -> Opening:
         currency=deal.currency,
         close_date=deal.close_date,
         contacts=[
-            {"name": c.name, "email": c.email, "phone": c.phone, "job_title": c.job_title}
+            {
+                "name": c.name,
+                "email": c.email,
+                "phone": c.phone,
+                "job_title": c.job_title,
+                "roles": c.roles,
+            }
             for c in deal.contacts
         ],
+        line_items=[item.model_dump() for item in deal.line_items],
+        # The sender is the deal owner matched in Slack: the account manager by default.
+        account_manager=handoff.sender_user_id,
+        term_start=deal.term_start,
+        term_end=deal.term_end,
+        billing_address=deal.company_address,
+        today=today,
     )
     return Opening(values=values, note=None, deal=deal)
 

@@ -28,7 +28,7 @@ from tests.bot.conftest import (
     won_event,
 )
 from tests.bot.test_delivery import World, WorldFactory, world_factory
-from tests.bot.test_handoff_flow import DEAL, VALID, click, open_form, submit
+from tests.bot.test_handoff_flow import DEAL, VALID, click, open_form, submit, submit_one
 from tests.support import fake_asana
 from tests.support.fake_chat import API_KEY, FakeChat, json_answer
 from tests.support.fake_hubspot import FakeHubSpot
@@ -327,7 +327,7 @@ def test_drafting_prefills_essay_fields_with_cited_drafts(
 
     handoff_id = win(h)
     asked = len(chat.prompts)
-    _, view = open_form(h, handoff_id)
+    view_id, view = open_form(h, handoff_id)
 
     assert asked == 1 and len(chat.prompts) == 1  # drafted by the outbox, not by the form
     shown = initial_values(view)
@@ -335,8 +335,10 @@ def test_drafting_prefills_essay_fields_with_cited_drafts(
     assert shown["why_they_bought"] == "Month-end reporting must take under two hours [2]."
     assert shown["success_criteria"] == "Reports in under two hours by day 90 [2]."
     assert shown["month_one"] == "Weekly status on Fridays [1]."
-    assert shown["risks"] == "Budget depends on the CFO [3]."
     assert "promises_made" not in shown and "out_of_scope" not in shown
+    # Risks are on the second step: the draft is still there when the salesperson gets to it.
+    step_two = json.loads(submit_one(h, view_id, view, {**VALID, **shown}).body)["view"]
+    assert initial_values(step_two)["risks"] == "Budget depends on the CFO [3]."
     assert "Drafted from the CRM history" in dumps(view)
     assert h.slack.problems == []
     # Only the history and the field prompts went to the provider.

@@ -45,6 +45,7 @@ from tests.integrations.fakes import (
     XERO_TOKEN_PATH,
     FakeQuickBooks,
     FakeXero,
+    history_text,
 )
 from tests.support import fake_asana, fake_jira
 from tests.support.fake_asana import FakeAsana
@@ -81,7 +82,13 @@ FULL: dict[str, Any] = {
     "client_tools": "Power BI, Snowflake",
     "non_standard_terms": "Net 30 instead of our net 14",
     "discounts": "10% first-year discount, already in the value",
+    "risks_none_known": [],
     "risks": "Their IT team is two people",
+    "competitors": "Datawise, a Tableau partner",
+    "assumptions": "Kim grants VPN access in week one",
+    "security_notes": "Data stays in the EU; SSO through Okta",
+    "billing_address": "1 Market Street\nLeeds LS1 1AA",
+    "discount_amount": "4000",
 }
 DELIVERABLES = ["Reporting pipeline", "Dashboard", "Training session"]
 # Fields whose words must reach the vendors exactly as typed.
@@ -102,6 +109,20 @@ TYPED = (
     "non_standard_terms",
     "discounts",
     "risks",
+    "acceptance_criteria",
+    "competitors",
+    "assumptions",
+    "security_notes",
+)
+# Billing-relevant fields a finance tool must show in full (the issue's "finance fidelity").
+FINANCE_TYPED = (
+    "po_number",
+    "invoicing_entity",
+    "tax_id",
+    "billing_conditions",
+    "non_standard_terms",
+    "discounts",
+    "contract_url",
 )
 TOOLS = {
     "asana": lambda url: {
@@ -382,8 +403,13 @@ def test_delivery_asana_and_quickbooks_get_one_fully_populated_record_each(
     assert template["CurrencyRef"] == {"value": "GBP"}
     assert template["SalesTermRef"] == {"value": "3"}
     assert template["CustomerRef"] == {"value": customer["Id"]}
-    assert template["CustomerMemo"]["value"] == "PO number: PO-7781. Payment due within 30 days."
+    assert template["CustomerMemo"]["value"] == (
+        "PO number: PO-7781. Payment due within 30 days. "
+        "Includes the agreed discount of GBP 4,000.00."
+    )
     assert world.thread_url(handoff_id) in template["PrivateNote"]
+    for field in FINANCE_TYPED:
+        assert " ".join(FULL[field].split()) in " ".join(template["PrivateNote"].split()), field
     assert world.qbo.invoices == {}
     for endpoint, entity in (("/customer", "Customer"), ("/recurringtransaction", "Invoice")):
         for recorded in world.requests("quickbooks", "POST", endpoint):
@@ -444,6 +470,12 @@ def test_delivery_jira_and_xero_get_one_fully_populated_record_each(worlds: Worl
     assert repeating["Contact"] == {"ContactID": contact["ContactID"]}
     history = " ".join(h["Details"] for h in world.xero.history[repeating["RepeatingInvoiceID"]])
     assert "GBP 36,000.00 quarterly from 2027-01-01 to 2027-12-31: 4 x 9,000.00" in history
+    lines = history_text(world.xero.history[repeating["RepeatingInvoiceID"]])
+    for field in FINANCE_TYPED:
+        assert any(FULL[field] in line for line in lines), field
+    assert contact["Addresses"] == [
+        {"AddressType": "POBOX", "AddressLine1": "1 Market Street", "AddressLine2": "Leeds LS1 1AA"}
+    ]
     for recorded in world.servers["xero"].requests:
         if recorded.path.startswith(XERO_PREFIX):
             assert_matches_spec(XERO_SPEC, recorded, strip_prefix=XERO_PREFIX)

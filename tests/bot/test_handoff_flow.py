@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.services.prefill import stored_opening
 from storage.models import AuditEvent, Handoff, HandoffStatus, ThreadMessage
 from tests.bot.conftest import (
     FIN_MEMBER,
@@ -39,6 +40,7 @@ VALID: dict[str, Any] = {
     "billing_contact_email": "ap@acme.example",
     "deliverables": "Reporting pipeline\nDashboard\nTraining session",
     "out_of_scope": "Data warehouse migration",
+    "acceptance_criteria": "Pipeline runs nightly for 10 days without a manual fix",
     "term_start": "2027-01-01",
     "term_end": "2027-12-31",
     "contract_value": "36000",
@@ -47,6 +49,8 @@ VALID: dict[str, Any] = {
     "first_invoice_date": "2027-01-01",
     "payment_terms_days": "30",
     "earliest_kickoff": "2027-01-11",
+    "go_live_date": "2027-03-01",
+    "risks_none_known": ["yes"],
     "kickoff_waits_on": "Old supplier's contract ends 2027-01-08",
 }
 
@@ -102,9 +106,10 @@ def open_form(h: Harness, handoff_id: int) -> tuple[str, dict[str, Any]]:
     return view_id, h.slack.views[view_id]
 
 
-def submit(
+def submit_one(
     h: Harness, view_id: str, view: dict[str, Any], values: dict[str, Any], user: str = SELLER
 ) -> Any:
+    """Submit the view on screen (one step of the form) with `values` typed in."""
     payload = load_payload("view_submission.json")
     payload["user"] = {"id": user, "username": user, "team_id": "T111"}
     payload["view"] = {
@@ -114,6 +119,32 @@ def submit(
         "state": {"values": state_from_values(view, values)},
     }
     return h.interact(payload)
+
+
+def submit(
+    h: Harness, view_id: str, view: dict[str, Any], values: dict[str, Any], user: str = SELLER
+) -> Any:
+    """Submit every step of the form with `values`; the last answer Slack got."""
+    response = submit_one(h, view_id, view, values, user)
+    for _ in range(5):
+        body = json.loads(response.body or "{}")
+        following = body.get("view") or {}
+        if body.get("response_action") != "update" or not is_next_step(following, view):
+            return response
+        view = following
+        response = submit_one(h, view_id, view, values, user)
+    return response
+
+
+def is_next_step(following: dict[str, Any], shown: dict[str, Any]) -> bool:
+    """Whether Slack was told to show another step of the same form (not a result view)."""
+
+    def progress(view: dict[str, Any]) -> str | None:
+        blocks = [b for b in view.get("blocks", []) if b.get("block_id") == "progress"]
+        return json.dumps(blocks[0]) if blocks else None
+
+    moved = progress(following) not in (None, progress(shown))
+    return following.get("callback_id") == shown.get("callback_id") and moved
 
 
 def submitted_handoff(h: Harness) -> tuple[int, Handoff]:
@@ -139,9 +170,8 @@ def test_form_opens_in_one_views_open_from_the_stored_crm_snapshot(harness: Harn
     assert view["callback_id"] == "handoff_form.sales_to_delivery"
     shown = initial_values(view)
     assert shown["account_name"] == "Acme Ltd"
-    assert shown["contract_value"] == "36000"
-    assert shown["currency"] == "GBP"
     assert "Dana Ops" in json.dumps(shown)
+    assert "Step 1 of 3" in json.dumps(view["blocks"][1])
     assert json.loads(view["private_metadata"]) == {"handoff_id": handoff_id}
     assert len(harness.hubspot.server.requests) == asked_before  # nothing asked of the CRM
     assert harness.slack.problems == []
@@ -165,7 +195,7 @@ def test_form_without_a_snapshot_opens_loading_then_fills_from_the_crm(harness: 
     calls = harness.slack.view_calls
     assert [name for name, _ in calls] == ["views.open", "views.update"]
     assert calls[0][1]["callback_id"] != view["callback_id"]  # the loading view first
-    assert initial_values(view)["contract_value"] == "36000"
+    assert "Dana Ops" in json.dumps(initial_values(view))  # the CRM's contacts, on step 1
     with harness.services.uow() as uow:
         stored = uow.repo.handoff(handoff_id)
         assert stored is not None and stored.crm_snapshot is not None  # kept for next time
@@ -180,7 +210,10 @@ def test_form_invalid_submission_shows_errors_by_field_and_keeps_values(harness:
 
     body = json.loads(response.body)
     assert body["response_action"] == "errors"
-    assert set(body["errors"]) >= {"term_end", "buyer_email"}
+    assert set(body["errors"]) == {"buyer_email"}  # step 1 of 3: only what is on screen
+    response = submit(harness, view_id, view, {**bad, "buyer_email": VALID["buyer_email"]})
+    body = json.loads(response.body)
+    assert (body["response_action"], set(body["errors"])) == ("errors", {"term_end"})
     with harness.services.uow() as uow:
         handoff = uow.repo.handoff(handoff_id)
         assert handoff is not None
@@ -362,9 +395,13 @@ def test_form_error_on_field_not_yet_shown_rerenders_with_it(harness: Harness) -
     response = submit(harness, view_id, view, values)
 
     body = json.loads(response.body)
-    assert body["response_action"] == "update"
+    assert body["response_action"] == "update", body
     assert "milestones" in {b.get("block_id") for b in body["view"]["blocks"]}
-    assert initial_values(body["view"])["why_they_bought"] == VALID["why_they_bought"]
+    assert "Milestones" in json.dumps(body["view"]["blocks"])  # the summary names it
+    with harness.services.uow() as uow:  # the earlier steps are kept
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None and handoff.draft_payload is not None
+        assert handoff.draft_payload["why_they_bought"] == VALID["why_they_bought"]
 
 
 def test_form_opened_by_someone_else_explains_whose_it_is(harness: Harness) -> None:
@@ -402,3 +439,52 @@ def test_view_handoff_opens_the_whole_form_read_only_with_its_timeline(harness: 
     assert f"confirmed (ops) by <@{OPS_MEMBER}>" in shown
     assert "submitted by" in shown
     assert harness.slack.problems == []
+
+
+def test_form_prefill_uses_line_items_owner_and_contact_roles(harness: Harness) -> None:
+    harness.hubspot.add_deal(
+        DEAL,
+        contacts=(
+            {
+                "firstname": "Dana",
+                "lastname": "Ops",
+                "email": "dana@acme.example",
+                "jobtitle": "Operations Director",
+            },
+            {
+                "firstname": "Bill",
+                "lastname": "Payable",
+                "email": "bill@acme.example",
+                "jobtitle": "Office Manager",
+                "labels": "Billing contact",
+            },
+        ),
+        line_items=(
+            {
+                "name": "Reporting licence",
+                "quantity": "12",
+                "price": "3000",
+                "amount": "36000",
+                "recurringbillingfrequency": "quarterly",
+            },
+        ),
+        company_address={"address": "1 Market Street", "city": "Leeds", "zip": "LS1 1AA"},
+    )
+    harness.hubspot_webhook([won_event(DEAL, 1)])
+    [dm] = harness.slack.dms_to(SELLER)
+    handoff_id = int(dm.blocks[1]["elements"][0]["value"])
+
+    open_form(harness, handoff_id)
+
+    with harness.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None and handoff.draft_payload is None  # nothing typed yet
+    # What every step of the form opens with, from the snapshot the gate stored.
+    opened = stored_opening(handoff, harness.services.crm, harness.clock.now.date())
+    assert opened is not None
+    prefill = opened.values
+    assert prefill["deliverables"] == "Reporting licence x 12"
+    assert prefill["schedule"] == "quarterly"
+    assert prefill["billing_contact_name"] == "Bill Payable"
+    assert prefill["account_manager"] == SELLER  # the deal owner, found in Slack
+    assert prefill["billing_address"] == "1 Market Street\nLeeds LS1 1AA"

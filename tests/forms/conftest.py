@@ -40,6 +40,7 @@ SALES_VALUES: dict[str, Any] = {
     "delivery_lead": "W0DL00002",
     "deliverables": "- Month-end dashboard\n- Data pipeline from Xero\n- Training for 5 users",
     "out_of_scope": "Budgeting and forecasting.",
+    "acceptance_criteria": "Dashboard signed off by the CFO against March figures.",
     "term_start": "2027-03-12",
     "term_end": "2028-03-11",
     "contract_url": "https://docs.example.com/sow/acme.pdf",
@@ -55,11 +56,13 @@ SALES_VALUES: dict[str, Any] = {
     "tax_id": "GB123456789",
     "billing_conditions": "Invoices go to the supplier portal.",
     "earliest_kickoff": "2027-03-15",
+    "go_live_date": "2027-05-03",
     "kickoff_waits_on": "Outgoing supplier's contract ends 14 March",
     "access_needed": "Xero read-only, granted by Amy.",
     "client_tools": "Xero, Slack Connect, Google Sheets",
     "non_standard_terms": "Termination for convenience on 30 days' notice.",
     "discounts": "10% first-year discount.",
+    "discount_amount": "10000",
     "risks": "The CFO is leaving in June.",
 }
 FINANCE_VALUES: dict[str, Any] = {

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
+from forms import limits
 from forms.base import error_view, loading_view, modal_title
 from forms.display import split_text, summary_blocks
 from forms.ids import CallbackId
 from forms.ids import SalesToDeliveryField as F
 from forms.registry import FORMS
 from forms.sales_to_delivery import SPEC, SalesToDeliveryForm
+from forms.steps import ALL_STEPS
 from tests.forms.conftest import FINANCE_VALUES, MILESTONES, RENEWAL_VALUES, checked
 
 CheckView = Callable[[View], dict[str, Any]]
@@ -38,16 +40,23 @@ def _long_text(seed: str) -> str:
     return (words[:1400] + "x" * 1000 + "\n" + "&" * 590)[:3000]
 
 
+def _max_length(name: str) -> int:
+    limit = limits.BY_FIELD.get(name)
+    return limit.max_length if limit else 3000
+
+
 @pytest.mark.parametrize("spec", FORMS.values(), ids=list(FORMS))
 def test_empty_modal_is_valid(spec: Any, check_view: CheckView) -> None:
-    check_view(spec.build_modal({}, private_metadata=""))
+    check_view(spec.build_modal(step=ALL_STEPS, values={}, private_metadata=""))
 
 
 def test_full_modal_with_milestones_and_errors_is_valid(
     sales_values: dict[str, Any], check_view: CheckView
 ) -> None:
     sales_values.update({F.SCHEDULE: "milestones", F.MILESTONES: MILESTONES})
-    view = SPEC.build_modal(sales_values, private_metadata="x" * 3000, errors_summary="&" * 5000)
+    view = SPEC.build_modal(
+        step=ALL_STEPS, values=sales_values, private_metadata="x" * 3000, errors_summary="&" * 5000
+    )
     payload = check_view(view)
     assert len(payload["blocks"]) < 100
 
@@ -65,9 +74,9 @@ def test_modal_drops_initial_values_slack_would_refuse(check_view: CheckView) ->
         F.PO_REQUIRED: ["maybe"],
         F.WHY_THEY_BOUGHT: "w" * 5000,
     }
-    payload = check_view(SPEC.build_modal(draft, private_metadata=""))
+    payload = check_view(SPEC.build_modal(step=ALL_STEPS, values=draft, private_metadata=""))
     by_id = {b["block_id"]: b["element"] for b in payload["blocks"] if b["type"] == "input"}
-    assert len(by_id[F.ACCOUNT_NAME]["initial_value"]) == 255
+    assert len(by_id[F.ACCOUNT_NAME]["initial_value"]) == 100  # QuickBooks DisplayName
     assert len(by_id[F.WHY_THEY_BOUGHT]["initial_value"]) == 3000
     for block_id, key in [
         (F.TERM_START, "initial_date"),
@@ -86,7 +95,7 @@ def test_modal_drops_initial_values_slack_would_refuse(check_view: CheckView) ->
 def test_readonly_view_with_very_long_texts_is_valid(
     sales_values: dict[str, Any], check_view: CheckView
 ) -> None:
-    sales_values.update({name: _long_text(name) for name in LONG_FIELDS})
+    sales_values.update({name: _long_text(name)[: _max_length(name)] for name in LONG_FIELDS})
     lines = [
         f"Person {n}, Role {n} & co, p{n}@acme.example, +44 20 7946 {n:04d}" for n in range(40)
     ]

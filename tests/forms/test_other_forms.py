@@ -19,6 +19,7 @@ from forms.ids import DeliveryToFinanceField as D
 from forms.ids import RenewalToSalesField as R
 from forms.registry import FORMS, form_for_callback, get_form
 from forms.renewal_to_sales import RenewalToSalesForm
+from forms.steps import ALL_STEPS
 from tests.forms.conftest import FINANCE_VALUES, RENEWAL_VALUES, checked, state_of
 
 
@@ -44,11 +45,11 @@ def test_registry_holds_every_kind() -> None:
 
 @pytest.mark.parametrize("spec", FORMS.values(), ids=list(FORMS))
 def test_every_form_keeps_the_shared_conventions(spec: Any) -> None:
-    payload = checked(spec.build_modal({}, private_metadata="handoff:7"))
+    payload = checked(spec.build_modal(step=ALL_STEPS, values={}, private_metadata="handoff:7"))
     assert payload["callback_id"] == spec.callback_id
     assert payload["notify_on_close"] is True
     assert payload["close"]["text"] == "Save & close"
-    assert spec.schema_version == 1
+    assert spec.schema_version >= 1
     assert {b["block_id"] for b in payload["blocks"] if b["type"] == "input"} <= set(
         spec.model.model_fields
     ) | {str(f.name) for f in spec.all_fields()}
@@ -69,9 +70,11 @@ def test_delivery_to_finance_parses_and_renders() -> None:
         "Invoice date": "2 Mar 2028",
         "Notes for finance": "Send to the AP inbox.",
     }
-    assert checked(delivery_to_finance.SPEC.build_modal(FINANCE_VALUES, private_metadata=""))[
-        "title"
-    ] == {"type": "plain_text", "text": "Delivered: Acme"}
+    assert checked(
+        delivery_to_finance.SPEC.build_modal(
+            step=ALL_STEPS, values=FINANCE_VALUES, private_metadata=""
+        )
+    )["title"] == {"type": "plain_text", "text": "Delivered: Acme"}
 
 
 FINANCE_RULES = [
@@ -160,7 +163,7 @@ def test_renewal_to_sales_rules(changes: dict[str, Any], block_id: str, message:
     ids=["delivery_to_finance", "renewal_to_sales"],
 )
 def test_drafts_round_trip_and_read_back(spec: Any, values: dict[str, Any]) -> None:
-    payload = checked(spec.build_modal(values, private_metadata=""))
+    payload = checked(spec.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     assert values_from_state(state_of(payload)) == values
     form = spec.parse(values)
     assert spec.model.model_validate(form.model_dump(mode="json")) == form

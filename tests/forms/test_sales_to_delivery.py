@@ -20,6 +20,7 @@ from forms.sales_to_delivery import (
     kickoff_date,
     prefill_values,
 )
+from forms.steps import ALL_STEPS
 from tests.forms.conftest import MILESTONES, checked, state_of
 
 
@@ -99,7 +100,9 @@ def test_build_modal_round_trips_draft_values(sales_values: dict[str, Any], sche
     sales_values[F.SCHEDULE] = schedule
     if schedule == "milestones":
         sales_values[F.MILESTONES] = MILESTONES
-    payload = checked(SPEC.build_modal(sales_values, private_metadata="handoff:42"))
+    payload = checked(
+        SPEC.build_modal(step=ALL_STEPS, values=sales_values, private_metadata="handoff:42")
+    )
     assert values_from_state(state_of(payload)) == sales_values
 
 
@@ -112,12 +115,14 @@ def test_build_modal_round_trips_prefill() -> None:
         close_date=date(2027, 3, 12),
         contacts=[{"name": "Jane Doe", "email": "jane@acme.example", "job_title": "CEO"}],
     )
-    payload = checked(SPEC.build_modal(values, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     assert values_from_state(state_of(payload)) == values
 
 
 def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
-    payload = checked(SPEC.build_modal(sales_values, private_metadata="handoff:42"))
+    payload = checked(
+        SPEC.build_modal(step=ALL_STEPS, values=sales_values, private_metadata="handoff:42")
+    )
     assert payload["callback_id"] == CallbackId.SALES_TO_DELIVERY
     assert payload["title"]["text"] == "Handoff: Acme Widgets L…"  # Slack allows 24 characters
     assert payload["submit"]["text"] == "Submit handoff"
@@ -130,8 +135,9 @@ def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
         "Context",
         "Key contacts",
         "Agreed scope",
-        "Billing",
         "Kickoff and access",
+        "Security, support and risks",
+        "Billing",
         "Anomalies",
     ]
     actions = [b for b in payload["blocks"] if b["type"] == "actions"]
@@ -140,15 +146,20 @@ def test_build_modal_has_the_agreed_shell(sales_values: dict[str, Any]) -> None:
 
 
 def test_every_input_block_is_a_form_field_with_the_value_action() -> None:
-    payload = checked(SPEC.build_modal({F.SCHEDULE: "milestones"}, private_metadata=""))
-    assert _block_ids(payload) == [str(f) for f in F]
-    for block in payload["blocks"]:
-        if block["type"] == "input" and block["block_id"] != F.SCHEDULE:
-            assert block["element"]["action_id"] == ActionId.VALUE
+    shown: set[str] = set()
+    models = ("retainer", "time_and_materials", "deposit_balance", "usage")
+    for model in models:
+        values = {F.SCHEDULE: "milestones", F.BILLING_MODEL: model}
+        payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
+        shown |= set(_block_ids(payload))
+        for block in payload["blocks"]:
+            if block["type"] == "input" and block["block_id"] not in (F.SCHEDULE, F.BILLING_MODEL):
+                assert block["element"]["action_id"] == ActionId.VALUE
+    assert shown == {str(f) for f in F}
 
 
 def test_required_marks_come_from_the_model() -> None:
-    payload = checked(SPEC.build_modal({}, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values={}, private_metadata=""))
     optional = {b["block_id"] for b in payload["blocks"] if b["type"] == "input" and b["optional"]}
     assert {F.WHY_THEY_BOUGHT, F.BUYER_EMAIL, F.TERM_END, F.SCHEDULE}.isdisjoint(optional)
     assert {F.BUYER_PHONE, F.OTHER_CONTACTS, F.CONTRACT_URL, F.PO_NUMBER, F.RISKS} <= optional
@@ -168,12 +179,12 @@ def test_milestones_block_appears_only_for_milestones_schedule(
     schedule: str | None, shown: bool
 ) -> None:
     values: dict[str, Any] = {F.SCHEDULE: schedule} if schedule else {}
-    payload = checked(SPEC.build_modal(values, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     assert (F.MILESTONES in _block_ids(payload)) is shown
 
 
 def test_schedule_select_dispatches_its_own_action() -> None:
-    payload = checked(SPEC.build_modal({}, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values={}, private_metadata=""))
     block = next(b for b in payload["blocks"] if b.get("block_id") == F.SCHEDULE)
     assert block["dispatch_action"] is True
     assert block["element"]["action_id"] == ActionId.SCHEDULE_CHANGED
@@ -211,7 +222,7 @@ RULES = [
     pytest.param(_without(F.WHY_THEY_BOUGHT), F.WHY_THEY_BOUGHT, "Required", id="required"),
     pytest.param({F.PROMISES_MADE: "  \n "}, F.PROMISES_MADE, "Required", id="blank"),
     pytest.param(
-        {F.ACCOUNT_NAME: "A" * 256}, F.ACCOUNT_NAME, "Keep it to 255 characters", id="long"
+        {F.ACCOUNT_NAME: "A" * 101}, F.ACCOUNT_NAME, "Keep it to 100 characters", id="long"
     ),
     pytest.param(
         _without(F.BUYER_NAME, F.BUYER_ROLE, F.BUYER_EMAIL, F.BUYER_PHONE),
@@ -361,7 +372,87 @@ RULES = [
         "Milestone 1: GBP amounts have at most 2 decimal places",
         id="milestone decimals",
     ),
+    pytest.param(
+        _milestones("2027-04-01; 40000; Kickoff\n2028-04-01; 60000; Late"),
+        F.MILESTONES,
+        "Milestone 2 is due 1 Apr 2028, outside the term (12 Mar 2027 to 11 Mar 2028)",
+        id="milestone outside term",
+    ),
+    pytest.param(
+        {F.FIRST_INVOICE_DATE: "2027-01-05", F.BILLING_IN_ARREARS: None},
+        F.FIRST_INVOICE_DATE,
+        "Must fall inside the term (12 Mar 2027 to 11 Mar 2028)",
+        id="first invoice before term",
+    ),
+    pytest.param(
+        {F.FIRST_INVOICE_DATE: "2027-07-01"},
+        F.FIRST_INVOICE_DATE,
+        "The term holds 4 quarterly instalments; from 1 Jul 2027 only 3 fit. "
+        "Invoice from 12 Mar 2027",
+        id="quarterly inconsistent with term",
+    ),
+    pytest.param(
+        {F.GO_LIVE_DATE: "2027-03-14"},
+        F.GO_LIVE_DATE,
+        "Must be on or after the earliest kickoff (15 Mar 2027)",
+        id="go-live before kickoff",
+    ),
+    pytest.param(
+        {F.GO_LIVE_DATE: "2028-04-01"},
+        F.GO_LIVE_DATE,
+        "Must be on or before the term end (11 Mar 2028)",
+        id="go-live after term",
+    ),
+    pytest.param(
+        _without(F.RISKS),
+        F.RISKS,
+        "List the risks, or tick “None known” (a blank is not an answer)",
+        id="risks blank",
+    ),
+    pytest.param(
+        {F.RISKS_NONE_KNOWN: ["yes"]},
+        F.RISKS,
+        "Either list the risks or tick “None known”, not both",
+        id="risks and none known",
+    ),
+    pytest.param(
+        _without(F.ACCEPTANCE_CRITERIA),
+        F.ACCEPTANCE_CRITERIA,
+        "Required",
+        id="acceptance criteria required",
+    ),
+    pytest.param(
+        {F.DISCOUNT_AMOUNT: "100000"},
+        F.DISCOUNT_AMOUNT,
+        "The discount is the amount already taken off the list price: it must be less than "
+        "the contract value (GBP 100,000.00)",
+        id="discount not below value",
+    ),
+    pytest.param(
+        _without(F.DISCOUNT_AMOUNT),
+        F.DISCOUNTS,
+        "Also enter the discount amount below (0 if it does not lower the price)",
+        id="discount without amount",
+    ),
 ]
+
+
+def test_parse_refuses_a_kickoff_in_the_past_only_on_submission(
+    sales_values: dict[str, Any],
+) -> None:
+    errors = SPEC.parse(sales_values, today=date(2027, 3, 16))
+    assert errors == {F.EARLIEST_KICKOFF: "Kickoff cannot be in the past (today is 16 Mar 2027)"}
+    assert isinstance(SPEC.parse(sales_values), SalesToDeliveryForm)  # a stored payload re-read
+    assert isinstance(SPEC.parse(sales_values, today=date(2027, 3, 15)), SalesToDeliveryForm)
+
+
+def test_parse_allows_an_arrears_invoice_a_month_after_the_term(
+    sales_values: dict[str, Any],
+) -> None:
+    sales_values.update({F.SCHEDULE: "one_off", F.FIRST_INVOICE_DATE: "2028-04-05"})
+    assert isinstance(SPEC.parse(sales_values), SalesToDeliveryForm)
+    sales_values[F.BILLING_IN_ARREARS] = []
+    assert F.FIRST_INVOICE_DATE in SPEC.parse(sales_values)
 
 
 @pytest.mark.parametrize(("changes", "block_id", "message"), RULES)
@@ -425,6 +516,24 @@ def test_sections_show_every_field(sales_values: dict[str, Any]) -> None:
         "payment_terms_days": "Payment terms: 30 days",
         "po_required": "PO required: Yes",
         "earliest_kickoff": "Earliest kickoff: 15 Mar 2027",
+        "go_live_date": "Committed go-live or first deliverable: 3 May 2027",
+        "go_live_promised": "Promised to the client: No",
+        "security_needs": "Security and compliance: —",
+        "support_tier": "Support tier: —",
+        "risks_none_known": "Risks and sensitivities: The CFO is leaving in June.",
+        "discount_amount": "Discount amount: GBP 10,000.00",
+        "billing_model": "Billing model: Fixed price",
+        **{
+            name: "Billing model terms: —"
+            for name in (
+                "retainer_amount",
+                "rate_card",
+                "spend_cap",
+                "deposit_amount",
+                "balance_date",
+                "usage_terms",
+            )
+        },
     }
     for name in SalesToDeliveryForm.model_fields:
         value = expected.get(name, getattr(form, name))
@@ -436,8 +545,9 @@ def test_sections_show_a_dash_for_blank_optional_answers(sales_values: dict[str,
     for name in (F.RISKS, F.PO_NUMBER, F.OTHER_CONTACTS, F.ACCOUNT_MANAGER, F.CONTRACT_URL):
         sales_values.pop(name)
     sales_values.pop(F.PO_REQUIRED)
+    sales_values[F.RISKS_NONE_KNOWN] = ["yes"]
     rows = dict(row for _, rows in SPEC.sections(_model(sales_values)) for row in rows)
-    assert rows["Risks and sensitivities"] == "—"
+    assert rows["Risks and sensitivities"] == "None known"
     assert rows["PO number"] == "—"
     assert rows["PO required"] == "No"
     assert rows["Other contacts"] == "—"
@@ -473,6 +583,8 @@ def test_prefill_guesses_contacts_from_titles() -> None:
         F.CONTRACT_VALUE: "120000",
         F.CURRENCY: "GBP",
         F.TERM_START: "2027-03-12",
+        F.FIRST_INVOICE_DATE: "2027-03-12",
+        F.EARLIEST_KICKOFF: "2027-03-12",
         F.PAYMENT_TERMS_DAYS: "30",
         F.BUYER_NAME: "Jane Doe",
         F.BUYER_ROLE: "Chief Financial Officer",
@@ -516,7 +628,7 @@ def test_prefill_offers_an_uncommon_deal_currency() -> None:
         close_date=None,
         contacts=[],
     )
-    payload = checked(SPEC.build_modal(values, private_metadata=""))
+    payload = checked(SPEC.build_modal(step=ALL_STEPS, values=values, private_metadata=""))
     select = next(b for b in payload["blocks"] if b.get("block_id") == F.CURRENCY)["element"]
     assert select["initial_option"]["value"] == "MXN"
     assert "MXN" in [o["value"] for o in select["options"]]
@@ -544,7 +656,8 @@ def test_contacts_and_billing_fit_the_integration_records(sales_values: dict[str
     terms = ports.BillingTerms(**billing(form))
     assert terms.contract_value == Decimal("100000.00")
     assert terms.po_number == "PO-4500012345"
-    assert terms.conditions == "Billed in arrears. Invoices go to the supplier portal."
+    assert terms.conditions == "Invoices go to the supplier portal."
+    assert terms.billed_in_arrears is True
     assert [m.amount for m in terms.milestones] == [Decimal("40000.00"), Decimal("60000")]
     assert (terms.term_start, terms.term_end) == (date(2027, 3, 12), date(2028, 3, 11))
     brief_contacts = [ports.Contact(**c) for c in contacts(form)]
@@ -573,9 +686,29 @@ def test_deliverables_and_kickoff_date(sales_values: dict[str, Any]) -> None:
 
 def test_errors_summary_sits_under_the_intro() -> None:
     summary = SPEC.error_summary({F.TERM_END: "Required"})
-    payload = checked(SPEC.build_modal({}, private_metadata="", errors_summary=summary))
+    payload = checked(
+        SPEC.build_modal(step=ALL_STEPS, values={}, private_metadata="", errors_summary=summary)
+    )
     assert payload["blocks"][1] == {
         "type": "section",
         "block_id": BlockId.ERRORS_SUMMARY,
         "text": {"type": "mrkdwn", "text": ":warning: 1 answer needs a look: Term end."},
     }
+
+
+def test_load_upgrades_a_payload_stored_before_the_new_questions(
+    sales_values: dict[str, Any],
+) -> None:
+    stored = _model(sales_values).model_dump(mode="json")
+    for name in ("acceptance_criteria", "go_live_date", "go_live_promised", "risks_none_known"):
+        stored.pop(name)
+    stored.update(risks=None, first_invoice_date="2027-01-02")  # both refused by today's rules
+
+    form = SPEC.load(stored, schema_version=1)
+
+    assert form.go_live_date == form.earliest_kickoff
+    assert form.acceptance_criteria.startswith("Not asked")
+    assert form.risks is not None and form.risks.startswith("Not asked")
+    assert SPEC.load(_model(sales_values).model_dump(mode="json"), SPEC.schema_version) == (
+        _model(sales_values)
+    )

@@ -25,6 +25,7 @@ MONTHLY_2027 = {
     F.FIRST_INVOICE_DATE: "2027-01-31",
     F.EARLIEST_KICKOFF: "2027-02-01",
     F.CONTRACT_VALUE: "10000.00",
+    F.DISCOUNT_AMOUNT: "0",  # the shared values' discount is for a larger contract
 }
 
 
@@ -50,7 +51,7 @@ def test_schedule_month_end_term_is_accepted(sales_values: dict[str, Any]) -> No
         ),
         pytest.param(
             {F.FIRST_INVOICE_DATE: "2027-01-30"},
-            "For monthly billing, pick a date within the term (31 Jan 2027 to 31 Dec 2027)",
+            "Must fall inside the term (31 Jan 2027 to 31 Dec 2027)",
             id="before the term",
         ),
         pytest.param(
@@ -77,10 +78,15 @@ def test_schedule_that_cannot_bill_the_term_is_refused_on_the_first_invoice_date
     assert _parse(sales_values, **changes) == {F.FIRST_INVOICE_DATE: message}
 
 
-def test_schedule_one_off_invoice_date_is_free(sales_values: dict[str, Any]) -> None:
-    parsed = _parse(sales_values, **{F.SCHEDULE: "one_off", F.FIRST_INVOICE_DATE: "2028-06-01"})
+def test_schedule_one_off_invoice_date_is_free_within_the_term(
+    sales_values: dict[str, Any],
+) -> None:
+    parsed = _parse(sales_values, **{F.SCHEDULE: "one_off", F.FIRST_INVOICE_DATE: "2027-06-01"})
 
     assert isinstance(parsed, SalesToDeliveryForm), parsed
+    refused = _parse(sales_values, **{F.SCHEDULE: "one_off", F.FIRST_INVOICE_DATE: "2028-06-01"})
+    assert isinstance(refused, dict)
+    assert refused[F.FIRST_INVOICE_DATE].startswith("Must fall inside the term (31 Jan 2027 to")
 
 
 @pytest.mark.parametrize(
@@ -133,6 +139,8 @@ def test_property_form_accepts_exactly_the_schedules_finance_can_bill(
         F.TERM_END: end.isoformat(),
         F.FIRST_INVOICE_DATE: first.isoformat(),
         F.EARLIEST_KICKOFF: start.isoformat(),
+        F.DISCOUNT_AMOUNT: "0",
+        F.GO_LIVE_DATE: end.isoformat(),
     }
 
     parsed = SPEC.parse(values)

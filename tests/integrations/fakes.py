@@ -363,7 +363,7 @@ def _column(row: dict[str, Any], column: str) -> Any:
 
 
 class FakeXero(_Fake):
-    """A Xero organisation: contacts, invoices, repeating invoices and their history."""
+    """A Xero organisation: contacts, invoices, repeating invoices and both kinds' history."""
 
     token_path = XERO_TOKEN_PATH
 
@@ -402,10 +402,12 @@ class FakeXero(_Fake):
         }.get((rec.method, path))
         if route:
             return route(rec)
-        history = re.fullmatch(r"/RepeatingInvoices/([0-9a-f-]+)/History", path)
-        if rec.method == "PUT" and history and history.group(1) in self.repeating:
-            self.history[history.group(1)].extend(rec.json["HistoryRecords"])
-            return Reply(200, _envelope(HistoryRecords=rec.json["HistoryRecords"]))
+        history = re.fullmatch(r"/(RepeatingInvoices|Invoices)/([0-9a-f-]+)/History", path)
+        if rec.method == "PUT" and history:
+            table = self.repeating if history.group(1) == "RepeatingInvoices" else self.invoices
+            if history.group(2) in table:
+                self.history[history.group(2)].extend(rec.json["HistoryRecords"])
+                return Reply(200, _envelope(HistoryRecords=rec.json["HistoryRecords"]))
         return Reply(404, {"Title": "Not Found"})
 
     def _search_contacts(self, rec: Recorded) -> Reply:
@@ -463,3 +465,85 @@ def _envelope(**collection: Any) -> dict[str, Any]:
 def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
     """A UTC datetime, for clocks."""
     return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+# --- finance fidelity -------------------------------------------------------------------------
+
+TRACEABLE_BILLING: dict[str, Any] = {
+    "billed_in_arrears": True,
+    "invoicing_entity": "Acme Widgets Trading Company Ltd",
+    "tax_id": "GB-VAT-987654321",
+    "billing_address": "Unit 4, Quayside Works\n12 Harbour Road\nBristol BS1 6AA\nUnited Kingdom",
+    "conditions": "Invoices go through the Coupa supplier portal, never by email.",
+    "non_standard_terms": "Either side may end the contract with 45 days notice after month six.",
+    "discounts": "Launch-partner discount of 10 percent for the first year.",
+    "discount_amount": Decimal("3600.00"),
+    "contract_url": "https://contracts.example/acme/msa-2027.pdf",
+}
+
+
+def traceable_brief(schedule: BillingSchedule) -> HandoffBrief:
+    """A brief whose every billing field holds text that can be searched for in the books."""
+    return make_brief(schedule, **TRACEABLE_BILLING)
+
+
+def finance_fields(brief: HandoffBrief) -> dict[str, list[str]]:
+    """Each billing-relevant field of `brief` -> the texts that show it in a finance tool."""
+    billing = brief.billing
+    assert billing is not None and billing.discount_amount is not None
+    value = f"{billing.currency} {billing.contract_value:,.2f}"
+    schedule = {"one_off": "one-off"}.get(billing.schedule, billing.schedule)
+    return {
+        "contract value": [value],
+        "currency": [billing.currency],
+        "schedule": [f"Schedule: {schedule}"],
+        "first invoice date": [f"First invoice date: {billing.first_invoice_date}"],
+        "arrears": ["Billed in arrears: yes"],
+        "payment terms": [f"Payment terms: {billing.payment_terms_days} days"],
+        "PO": [billing.po_number or ""],
+        "legal entity": [billing.invoicing_entity or ""],
+        "tax ID": [billing.tax_id or ""],
+        "billing address": (billing.billing_address or "").splitlines(),
+        "billing contact": ["Jane Doe", "ap@acme.example", "+44 20 7946 0000"],
+        "billing conditions": [billing.conditions or ""],
+        "non-standard terms": [billing.non_standard_terms or ""],
+        "discounts": [
+            billing.discounts or "",
+            f"{billing.currency} {billing.discount_amount:,.2f}",
+        ],
+        "contract link": [billing.contract_url or ""],
+    }
+
+
+def strings(value: Any) -> list[str]:
+    """Every string leaf of a JSON-like value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in strings(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in strings(item)]
+    return []
+
+
+def missing_fields(brief: HandoffBrief, texts: list[str]) -> list[str]:
+    """The billing fields of `brief` that none of `texts` shows."""
+    haystack = "\n".join(texts)
+    return [
+        field
+        for field, needles in finance_fields(brief).items()
+        if not all(needle in haystack for needle in needles)
+    ]
+
+
+def history_text(records: list[dict[str, Any]]) -> list[str]:
+    """Xero history notes as written lines: a note split into "(n/m) " pieces is rejoined."""
+    lines: list[str] = []
+    for record in records:
+        details = str(record["Details"])
+        piece = re.match(r"\((\d+)/(\d+)\) ", details)
+        if piece and piece.group(1) != "1":
+            lines[-1] += details[piece.end() :]
+        else:
+            lines.append(details[piece.end() :] if piece else details)
+    return lines

@@ -146,6 +146,9 @@ class FakeHubSpot:
     def __init__(self) -> None:
         self.deals: dict[str, dict[str, Any]] = {DEAL_ID: DEAL}
         self.companies = {"9001": {"name": "Acme Corp", "domain": "acme.example"}}
+        # v4 association labels: contact id -> labels, on the deal and on the company.
+        self.labels: dict[str, dict[str, list[str]]] = {"deals": {}, "companies": {}}
+        self.line_items: dict[str, dict[str, Any]] = {}
         self.owners = {"73829104": {"email": "sam.seller@vendor.example"}}
         self.notes: dict[str, str] = {}
         self.deal_notes: list[str] = []
@@ -156,7 +159,16 @@ class FakeHubSpot:
             ("GET", re.compile(r"/crm/v3/objects/deals/(\d+)"), self._get_deal),
             ("PATCH", re.compile(r"/crm/v3/objects/deals/(\d+)"), self._patch_deal),
             ("GET", re.compile(r"/crm/v3/objects/companies/(\d+)"), self._get_company),
-            ("POST", re.compile(r"/crm/v3/objects/(contacts|notes)/batch/read"), self._batch),
+            (
+                "POST",
+                re.compile(r"/crm/v3/objects/(contacts|notes|line_items)/batch/read"),
+                self._batch,
+            ),
+            (
+                "GET",
+                re.compile(r"/crm/v4/objects/(deals|companies)/(\d+)/associations/contacts"),
+                self._contact_labels,
+            ),
             ("GET", re.compile(r"/crm/v3/owners/(\d+)"), self._get_owner),
             ("GET", re.compile(r"/crm/v4/objects/deals/(\d+)/associations/notes"), self._assocs),
             ("POST", re.compile(r"/crm/v3/objects/notes"), self._create_note),
@@ -185,12 +197,37 @@ class FakeHubSpot:
         return Reply(200, _record(deal_id, request.json["properties"]))
 
     def _get_company(self, request: Recorded, company_id: str) -> Reply:
-        return Reply(200, _record(company_id, {"name": self.companies[company_id]["name"]}))
+        company = self.companies[company_id]
+        wanted = request.query.get("properties", [])
+        return Reply(200, _record(company_id, {p: company.get(p) for p in wanted}))
+
+    def _contact_labels(self, request: Recorded, object_type: str, object_id: str) -> Reply:
+        if object_type == "deals":
+            deal = self.deals[object_id]
+            ids = [a["id"] for a in deal.get("associations", {}).get("contacts", {})["results"]]
+        else:
+            ids = list(self.labels["companies"])
+        labels = self.labels[object_type]
+        results = [
+            {
+                "toObjectId": int(contact_id),
+                "associationTypes": [
+                    {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None},
+                    *(
+                        {"category": "USER_DEFINED", "typeId": 40 + n, "label": label}
+                        for n, label in enumerate(labels.get(contact_id, []))
+                    ),
+                ],
+            }
+            for contact_id in dict.fromkeys(ids)
+        ]
+        return Reply(200, {"results": results})
 
     def _batch(self, request: Recorded, object_type: str) -> Reply:
-        source: dict[str, dict[str, Any]] = (
-            CONTACTS if object_type == "contacts" else self._note_properties()
-        )
+        source: dict[str, dict[str, Any]] = {
+            "contacts": CONTACTS,
+            "line_items": self.line_items,
+        }.get(object_type) or self._note_properties()
         ids = [item["id"] for item in request.json["inputs"]]
         found = [
             _record(i, {p: source[i].get(p) for p in request.json["properties"]})
@@ -285,9 +322,11 @@ def test_get_deal_requests_deal_contacts_and_company(crm: HubSpotCrm, server: St
     assert [(r.method, r.path) for r in server.requests] == [
         ("GET", f"/crm/v3/objects/deals/{DEAL_ID}"),
         ("GET", "/crm/v3/objects/companies/9001"),
+        ("GET", f"/crm/v4/objects/deals/{DEAL_ID}/associations/contacts"),
+        ("GET", "/crm/v4/objects/companies/9001/associations/contacts"),
         ("POST", "/crm/v3/objects/contacts/batch/read"),
     ]
-    deal, company, contacts = server.requests
+    deal, company, _deal_roles, _company_roles, contacts = server.requests
     assert deal.query == {
         "properties": [
             "dealname",
@@ -298,9 +337,11 @@ def test_get_deal_requests_deal_contacts_and_company(crm: HubSpotCrm, server: St
             "closedate",
             "hubspot_owner_id",
         ],
-        "associations": ["contacts", "companies"],
+        "associations": ["contacts", "companies", "line_items"],
     }
-    assert company.query == {"properties": ["name"]}
+    assert company.query == {
+        "properties": ["name", "address", "address2", "city", "state", "zip", "country"]
+    }
     assert contacts.json == {
         "properties": ["firstname", "lastname", "email", "phone", "jobtitle"],
         "propertiesWithHistory": [],
@@ -621,3 +662,62 @@ def test_parse_deal_reference_finds_deal_id(text: str, expected: str) -> None:
 )
 def test_parse_deal_reference_rejects_junk(text: str) -> None:
     assert parse_deal_reference(text) is None
+
+
+# --- prefill sources: line items, contact roles, address, contract dates -------------------------
+
+
+def test_get_deal_reads_line_items_roles_address_and_contract_dates(
+    fake: FakeHubSpot, server: StubServer, sleeps: list[float]
+) -> None:
+    deal = fake.deals[DEAL_ID]
+    fake.deals[DEAL_ID] = {
+        **deal,
+        "properties": {**deal["properties"], "contract_start": "2026-04-01", "contract_end": ""},
+        "associations": {
+            **deal["associations"],
+            "line_items": {
+                "results": [
+                    {"id": "7002", "type": "deal_to_line_item"},
+                    {"id": "7001", "type": "deal_to_line_item"},
+                ]
+            },
+        },
+    }
+    fake.line_items = {
+        "7001": {"name": "Onboarding workshop", "quantity": "1", "price": "3000", "amount": "3000"},
+        "7002": {
+            "name": "Analytics licence",
+            "quantity": "12",
+            "price": "1000.00",
+            "amount": "10800.00",
+            "hs_total_discount": "1200.00",
+            "recurringbillingfrequency": "monthly",
+        },
+    }
+    fake.companies["9001"].update(
+        address="1 Rua Augusta", city="Lisboa", zip="1100-048", country="Portugal"
+    )
+    fake.labels["deals"]["501"] = ["Decision maker"]
+    fake.labels["companies"]["504"] = ["Billing contact"]
+    CONTACTS["504"] = {"firstname": "Rita", "lastname": "Lopes", "email": "ap@acme.example"}
+    ctx = VendorContext(env={"HUBSPOT_TOKEN": TOKEN}, token_store=_NoTokens(), sleep=sleeps.append)
+    settings = {
+        "base_url": server.url,
+        "term_start_property": "contract_start",
+        "term_end_property": "contract_end",
+    }
+    try:
+        snapshot = build(settings, ctx).get_deal(DEAL_ID)
+    finally:
+        del CONTACTS["504"]
+
+    assert [(i.name, i.quantity, i.discount, i.recurring) for i in snapshot.line_items] == [
+        ("Analytics licence", Decimal("12"), Decimal("1200.00"), "monthly"),
+        ("Onboarding workshop", Decimal("1"), None, None),
+    ]
+    roles = {c.name: c.roles for c in snapshot.contacts}
+    assert roles["Ana Pereira"] == ("Decision maker",)
+    assert roles["Rita Lopes"] == ("Billing contact",)  # the company's, not on the deal
+    assert snapshot.company_address == "1 Rua Augusta\nLisboa 1100-048\nPortugal"
+    assert (snapshot.term_start, snapshot.term_end) == (date(2026, 4, 1), None)

@@ -22,7 +22,10 @@ from tests.integrations.fakes import (
     Sleeps,
     Warnings,
     make_brief,
+    missing_fields,
     stored_token,
+    strings,
+    traceable_brief,
     utc,
 )
 from tests.support.qbo_schema import assert_matches_qbo_schema, qbo_body_errors
@@ -116,7 +119,7 @@ def test_quickbooks_monthly_creates_recurring_template_for_the_agreed_instalment
     note = invoice["PrivateNote"]
     assert note.startswith("Created by Handoff (ref handoff-42/1)")
     assert "GBP 36,000.00 monthly from 2027-01-01 to 2027-12-31: 12 x 3,000.00, net 30" in note
-    assert "Conditions: Invoice only after the kickoff call" in note
+    assert "Billing conditions: Invoice only after the kickoff call" in note
     assert "https://example.slack.com/archives/C1/p1700000000000100" in note
     assert post.query["minorversion"] == ["75"]
     assert record.kind == "recurring_invoice"
@@ -459,3 +462,43 @@ def test_quickbooks_uneven_split_is_a_template_and_one_invoice_for_the_last_inst
 
     assert (again.external_id, again.extra_ids) == (record.external_id, record.extra_ids)
     assert (len(qbo.posts("/recurringtransaction")), len(qbo.posts("/invoice"))) == (1, 1)
+
+
+# --- finance fidelity -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["one_off", "monthly", "quarterly", "milestones"])
+def test_quickbooks_every_billing_field_is_readable_on_every_document(
+    qbo: Harness, schedule: BillingSchedule
+) -> None:
+    brief = traceable_brief(schedule)
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [customer] = qbo.fake.customers.values()
+    documents = [*qbo.fake.invoices.values(), *qbo.fake.recurring.values()]
+    assert len(documents) == (3 if schedule == "milestones" else 1)
+    for document in documents:
+        assert missing_fields(brief, strings(document)) == []
+        assert "Includes the agreed discount of GBP 3,600.00" in document["CustomerMemo"]["value"]
+        assert document["BillAddr"]["Line1"] == "Unit 4, Quayside Works"
+    assert customer["CompanyName"] == "Acme Widgets Trading Company Ltd"
+    assert customer["BillAddr"]["Line3"] == "Bristol BS1 6AA"
+    assert "GB-VAT-987654321" in customer["Notes"]
+
+
+def test_quickbooks_estimated_models_remind_finance_instead_of_sending(qbo: Harness) -> None:
+    brief = make_brief(
+        "monthly", billing_model="time_and_materials", model_terms="Consultant: GBP 900 a day"
+    )
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [template] = qbo.fake.recurring.values()
+    info = template["RecurringInfo"]
+    assert info["RecurType"] == "Reminded"
+    assert info["ScheduleInfo"]["RemindDays"] == quickbooks.REMIND_DAYS
+    note = template["PrivateNote"]
+    assert "Billing model: time and materials" in note
+    assert "Model terms: Consultant: GBP 900 a day" in note
+    assert "ACTION FOR FINANCE: the amounts set up here are estimates" in note

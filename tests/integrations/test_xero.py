@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from integrations import xero
-from integrations.ports import CreatedRecord, ThreadComment, VendorRejected
+from integrations.ports import BillingSchedule, CreatedRecord, ThreadComment, VendorRejected
 from integrations.registry import VendorContext
 from tests.integrations.fakes import (
     CLIENT_ID,
@@ -22,8 +22,12 @@ from tests.integrations.fakes import (
     InMemoryTokenStore,
     Sleeps,
     Warnings,
+    history_text,
     make_brief,
+    missing_fields,
     stored_token,
+    strings,
+    traceable_brief,
     utc,
 )
 from tests.support.openapi_check import assert_matches_spec
@@ -140,7 +144,7 @@ def test_xero_monthly_records_terms_and_links_in_history(xro: Harness) -> None:
 
     notes = " ".join(h["Details"] for h in xro.fake.history[record.external_id])
     assert "GBP 36,000.00 monthly from 2027-01-01 to 2027-12-31: 12 x 3,000.00" in notes
-    assert "Conditions: Invoice only after the kickoff call" in notes
+    assert "Billing conditions: Invoice only after the kickoff call" in notes
     assert all(len(h["Details"]) <= 250 for h in xro.fake.history[record.external_id])
 
 
@@ -405,8 +409,21 @@ def test_xero_add_note_splits_long_text_into_history_records(xro: Harness) -> No
     assert details[0].startswith("(1/3) Sam (")
 
 
-def test_xero_add_note_on_plain_invoice_returns_none(xro: Harness) -> None:
-    record = CreatedRecord(vendor="xero", kind="invoice", external_id="inv-1")
+def test_xero_add_note_on_plain_invoice_writes_invoice_history(xro: Harness) -> None:
+    adapter = xro.adapter()
+    record = adapter.create_billing_setup(
+        make_brief("one_off"), idempotency_key=KEY, look_first=False
+    )
+    comment = ThreadComment(marker="m", author="Sam", posted_at=utc(2027, 1, 5), text="Hi")
+
+    assert adapter.add_note(record, comment, idempotency_key="n") == "m"
+    assert xro.fake.history[record.external_id][-1] == {
+        "Details": "Sam (2027-01-05T00:00+00:00): Hi"
+    }
+
+
+def test_xero_add_note_on_other_records_returns_none(xro: Harness) -> None:
+    record = CreatedRecord(vendor="xero", kind="contact", external_id="c-1")
     comment = ThreadComment(marker="m", author="Sam", posted_at=utc(2027, 1, 5), text="Hi")
 
     assert xro.adapter().add_note(record, comment, idempotency_key="n") is None
@@ -464,3 +481,43 @@ def test_xero_uneven_split_is_a_repeating_invoice_and_one_draft_for_the_remainde
 
     assert (again.external_id, again.extra_ids) == (record.external_id, record.extra_ids)
     assert len(xro.calls("PUT", "/RepeatingInvoices")) == len(xro.calls("PUT", "/Invoices")) == 1
+
+
+# --- finance fidelity -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["one_off", "monthly", "quarterly", "milestones"])
+def test_xero_every_billing_field_is_readable_on_every_document(
+    xro: Harness, schedule: BillingSchedule
+) -> None:
+    brief = traceable_brief(schedule)
+
+    xro.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [contact] = xro.fake.contacts.values()
+    assert contact["TaxNumber"] == "GB-VAT-987654321"
+    assert contact["Addresses"][0]["AddressLine3"] == "Bristol BS1 6AA"
+    documents = {
+        **{k: v for k, v in xro.fake.invoices.items()},
+        **{k: v for k, v in xro.fake.repeating.items()},
+    }
+    assert len(documents) == (3 if schedule == "milestones" else 1)
+    for document_id, document in documents.items():
+        history = history_text(xro.fake.history[document_id])
+        assert missing_fields(brief, [*strings(document), *history]) == []
+        assert document["Reference"] == "PO-7781"
+        assert "Includes the agreed discount of GBP 3,600.00" in strings(document["LineItems"])[0]
+        assert all(len(h["Details"]) <= 250 for h in xro.fake.history[document_id])
+
+
+def test_xero_estimated_models_stay_drafts_with_an_instruction(xro: Harness) -> None:
+    brief = make_brief("monthly", billing_model="usage", model_terms="GBP 0.40 per order")
+
+    record = xro.adapter(repeating_status="AUTHORISED").create_billing_setup(
+        brief, idempotency_key=KEY, look_first=False
+    )
+
+    assert xro.fake.repeating[record.external_id]["Status"] == "DRAFT"
+    history = history_text(xro.fake.history[record.external_id])
+    assert "Model terms: GBP 0.40 per order" in history
+    assert any(line.startswith("ACTION FOR FINANCE: the amounts") for line in history)

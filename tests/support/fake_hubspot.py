@@ -21,6 +21,8 @@ class FakeHubSpot:
     notes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # engagement id -> {"kind": "notes"|"calls"|..., "properties": {...}, "on": [(type, id)...]}
     engagements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    line_items: dict[str, dict[str, str]] = field(default_factory=dict)
+    labels: dict[str, list[str]] = field(default_factory=dict)  # contact id -> deal labels
     stage_changes: list[tuple[str, str]] = field(default_factory=list)
     page_size: int = 500  # associations per page, lowered by tests to exercise paging
     fail_next: list[Reply] = field(default_factory=list)
@@ -59,14 +61,25 @@ class FakeHubSpot:
         company: str = "Acme Ltd",
         contacts: tuple[dict[str, str], ...] = (),
         modified: datetime | None = None,
+        line_items: tuple[dict[str, str], ...] = (),
+        company_address: dict[str, str] | None = None,
+        extra_properties: dict[str, str] | None = None,
     ) -> None:
         contact_ids = []
         for contact in contacts:
             cid = str(next(self._ids))
-            self.contacts[cid] = contact
+            labels = contact.get("labels")
+            self.contacts[cid] = {k: v for k, v in contact.items() if k != "labels"}
+            if labels:
+                self.labels[cid] = labels.split(";")
             contact_ids.append(cid)
+        line_item_ids = []
+        for item in line_items:
+            lid = str(next(self._ids))
+            self.line_items[lid] = item
+            line_item_ids.append(lid)
         company_id = str(next(self._ids))
-        self.companies[company_id] = {"name": company}
+        self.companies[company_id] = {"name": company, **(company_address or {})}
         self.owners[owner_id] = {
             "id": owner_id,
             "email": owner_email,
@@ -82,9 +95,11 @@ class FakeHubSpot:
                 "hubspot_owner_id": owner_id,
                 "closedate": "2026-11-20T10:00:00.000Z",
                 "pipeline": "default",
+                **(extra_properties or {}),
             },
             "contacts": contact_ids,
             "companies": [company_id],
+            "line_items": line_item_ids,
         }
         self._touch(deal_id, stage, modified)
 
@@ -233,6 +248,30 @@ class FakeHubSpot:
                     "stages": [{"id": k, "label": v} for k, v in stages.items()],
                 },
             )
+        if path == "/crm/v3/objects/line_items/batch/read":
+            ids = [i["id"] for i in request.json["inputs"]]
+            found = [
+                {"id": i, "properties": self.line_items[i]} for i in ids if i in self.line_items
+            ]
+            return Reply(200, {"status": "COMPLETE", "results": found})
+        if match := re.fullmatch(
+            r"/crm/v4/objects/(deals|companies)/(\d+)/associations/contacts", path
+        ):
+            ids = self.deals[match.group(2)]["contacts"] if match.group(1) == "deals" else []
+            results = [
+                {
+                    "toObjectId": int(i),
+                    "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None},
+                        *(
+                            {"category": "USER_DEFINED", "typeId": 40, "label": label}
+                            for label in self.labels.get(i, [])
+                        ),
+                    ],
+                }
+                for i in ids
+            ]
+            return Reply(200, {"results": results})
         if path == "/crm/v3/objects/contacts/batch/read":
             ids = [i["id"] for i in request.json["inputs"]]
             return Reply(
@@ -245,7 +284,10 @@ class FakeHubSpot:
                 },
             )
         if match := re.fullmatch(r"/crm/v3/objects/companies/(\d+)", path):
-            return Reply(200, {"id": match.group(1), "properties": self.companies[match.group(1)]})
+            company = self.companies[match.group(1)]
+            wanted = request.query.get("properties") or list(company)
+            props = {key: company.get(key) for key in wanted}
+            return Reply(200, {"id": match.group(1), "properties": props})
         if match := re.fullmatch(r"/crm/v3/owners/(\d+)", path):
             owner = self.owners.get(match.group(1))
             return Reply(200, owner) if owner else Reply(404, {"message": "not found"})
@@ -306,6 +348,11 @@ class FakeHubSpot:
                 },
                 "companies": {
                     "results": [{"id": c, "type": "deal_to_company"} for c in deal["companies"]]
+                },
+                "line_items": {
+                    "results": [
+                        {"id": i, "type": "deal_to_line_item"} for i in deal.get("line_items", [])
+                    ]
                 },
             },
         }
