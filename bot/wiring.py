@@ -113,8 +113,10 @@ def build_services(
         # Set by `start_outbox` in processes that run the outbox; a web-only process relies on
         # the workers' PostgreSQL LISTEN (the enqueue's NOTIFY) instead.
         kick = _Wake()
-        interactions = ThreadPoolExecutor(max_workers=16, thread_name_prefix="slack-ui")
-        background = ThreadPoolExecutor(max_workers=8, thread_name_prefix="background")
+        # Small on purpose: they share the GIL with the threads that answer Slack, and a
+        # views.open is quick; what waits on a vendor goes to `background`.
+        interactions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-ui")
+        background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="background")
     obligations = ObligationBook(org)
     home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock, teams=teams)
     handoffs = HandoffService(uow, org, clock, obligations, home=home, kick=kick)

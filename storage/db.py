@@ -32,7 +32,14 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
     """
     url = normalise_url(url)
     kwargs.setdefault("hide_parameters", True)
-    if url.startswith("sqlite"):
+    # Request threads (gunicorn: 8), the interaction and background pools and the outbox lanes
+    # share one engine per process: SQLAlchemy's default 5 + 10 connections would make them
+    # queue for a connection rather than for the database.
+    sqlite = url.startswith("sqlite")
+    if not url.startswith("sqlite:///:memory:"):
+        kwargs.setdefault("pool_size", 20 if sqlite else 10)
+        kwargs.setdefault("max_overflow", 30 if sqlite else 20)
+    if sqlite:
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

@@ -206,6 +206,16 @@ class Repository:
     def job(self, job_id: int) -> OutboxJob | None:
         return self.session.get(OutboxJob, job_id)
 
+    def newer_pending_job(self, handoff_id: int | None, action: str, job_id: int) -> int | None:
+        """A pending job of the same action and handoff enqueued after `job_id`, if any."""
+        stmt = select(OutboxJob.id).where(
+            OutboxJob.handoff_id == handoff_id,
+            OutboxJob.action == action,
+            OutboxJob.status == OutboxStatus.PENDING,
+            OutboxJob.id > job_id,
+        )
+        return self.session.scalar(stmt.limit(1))
+
     def active_job_keys(self, action: str) -> list[str]:
         """Keys of the jobs of one action still pending or running."""
         stmt = select(OutboxJob.idempotency_key).where(

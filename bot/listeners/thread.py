@@ -1,7 +1,9 @@
 """Replies in a handoff's thread become its recorded questions and answers.
 
 The app runs with `process_before_response`, so Bolt acknowledges the event only after this
-listener has stored the message: a failed write answers Slack with an error, and Slack retries.
+listener has stored the message (one small row): a failed write answers Slack with an error, and
+Slack retries. Recording it as a question or an answer (team look-ups, reminders, the mirrors)
+follows at once on the outbox, off Slack's clock.
 """
 
 from __future__ import annotations
@@ -32,12 +34,10 @@ def register(app: App, services: Services) -> None:
             or event.get("channel") != services.org.handoff_channel
         ):
             return
-        user_id = str(event["user"])
-        services.handoffs.record_thread_message(
+        services.handoffs.receive_thread_message(
             str(event["channel"]),
             str(thread_ts),
             str(event["ts"]),
-            user_id,
+            str(event["user"]),
             str(event.get("text") or ""),
-            receivers=services.teams.teams_of(user_id),
         )

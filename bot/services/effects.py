@@ -35,7 +35,7 @@ class Effects(SlackEffects, VendorEffects):
             actions.RENDER_HANDOFF: self.render_handoff,
             actions.ANNOUNCE_COMPLETE: self.announce_complete,
             actions.MENTION_SENDER: self.mention_sender,
-            actions.THREAD_REPLAY: self.replay_thread_message,
+            actions.THREAD_RECORD: self.record_thread_message,
             actions.CREATE_RECORD: self.create_record,
             actions.MIRROR_COMMENT: self.mirror_comment,
             actions.CRM_NOTE: self.crm_note,

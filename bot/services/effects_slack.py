@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.render.form_request import form_request
@@ -115,6 +115,9 @@ class SlackEffects(EffectsBase):
         Renders of one message take turns (a lease): two running at once in the Slack lane could
         otherwise reach Slack in the wrong order and leave an older state showing.
         """
+        newer = self._newer_render(ctx)
+        if newer is not None:
+            return {"superseded_by": newer}  # it runs later and shows everything this would
         with self.leases.hold(f"render:{ctx.handoff_id}", ttl=RENDER_LEASE, wait=20):
             handoff = self._handoff(ctx.handoff_id)  # read inside the lease: the newest state
             if not (handoff.channel_id and handoff.thread_ts):
@@ -122,6 +125,10 @@ class SlackEffects(EffectsBase):
             text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
             self.slack.update(handoff.channel_id, handoff.thread_ts, text, blocks)
         return {"ts": handoff.thread_ts}
+
+    def _newer_render(self, ctx: JobContext) -> int | None:
+        with self.uow() as uow:
+            return uow.repo.newer_pending_job(ctx.handoff_id, actions.RENDER_HANDOFF, ctx.job_id)
 
     def announce_complete(self, ctx: JobContext) -> dict[str, Any] | None:
         handoff = self._handoff(ctx.handoff_id)
@@ -148,8 +155,8 @@ class SlackEffects(EffectsBase):
         )
         return {"ts": posted.ts}
 
-    def replay_thread_message(self, ctx: JobContext) -> dict[str, Any]:
-        """Record a reply that arrived before its handoff message's ts was stored."""
+    def record_thread_message(self, ctx: JobContext) -> dict[str, Any]:
+        """File a stored thread reply: a team's question, the salesperson's answer, a remark."""
         p = ctx.payload
         user = str(p["user"])
         recorded = self.handoffs.record_thread_message(
@@ -159,6 +166,9 @@ class SlackEffects(EffectsBase):
             user,
             str(p["text"]),
             receivers=self.teams.teams_of(user),
+            received_at=datetime.fromisoformat(str(p["received_at"]))
+            if "received_at" in p
+            else None,
         )
         return {"recorded": recorded}
 

@@ -408,6 +408,28 @@ class HandoffService:
 
     # --- the thread -----------------------------------------------------------------------------
 
+    def receive_thread_message(
+        self, channel_id: str, thread_ts: str, ts: str, user_id: str, text: str
+    ) -> None:
+        """Store a reply posted in the handoff channel, in one small write, before Slack is
+        answered; `record_thread_message` files it (question or answer) from the outbox."""
+        with self.uow() as uow:
+            uow.repo.enqueue(
+                None,
+                actions.THREAD_RECORD,
+                f"thread:{channel_id}:{ts}",  # a redelivered event finds this and adds nothing
+                {
+                    "channel": channel_id,
+                    "thread_ts": thread_ts,
+                    "ts": ts,
+                    "user": user_id,
+                    "text": text,
+                    "received_at": self.clock().isoformat(),
+                },
+            )
+            uow.commit()
+        self.kick()
+
     def record_thread_message(
         self,
         channel_id: str,
@@ -417,9 +439,11 @@ class HandoffService:
         text: str,
         *,
         receivers: Sequence[str],
+        received_at: datetime | None = None,
     ) -> bool:
-        """Record a reply in a handoff thread; `receivers` are the teams the author belongs to."""
-        now = self.clock()
+        """Record a reply in a handoff thread; `receivers` are the teams the author belongs to,
+        `received_at` when Slack delivered it (its SLA clock starts then, not when filed)."""
+        now = received_at or self.clock()
         with self.uow() as uow:
             repo = uow.repo
             handoff = repo.handoff_for_thread(channel_id, thread_ts)
@@ -431,7 +455,7 @@ class HandoffService:
                     return False  # a thread that is no handoff's
                 repo.enqueue(
                     None,
-                    actions.THREAD_REPLAY,
+                    actions.THREAD_RECORD,
                     f"replay:{channel_id}:{ts}",
                     {
                         "channel": channel_id,
@@ -439,6 +463,7 @@ class HandoffService:
                         "ts": ts,
                         "user": user_id,
                         "text": text,
+                        "received_at": now.isoformat(),
                     },
                     after=posting,
                 )

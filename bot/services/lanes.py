@@ -54,7 +54,7 @@ _SLACK_ACTIONS = {
     actions.RENDER_HANDOFF,
     actions.ANNOUNCE_COMPLETE,
     actions.MENTION_SENDER,
-    actions.THREAD_REPLAY,
+    actions.THREAD_RECORD,
     actions.SLACK_POST,
     actions.HOME_PUBLISH,
 }
