@@ -367,15 +367,13 @@ class HandoffService:
             return
         state = ",".join(sorted(f"{r.target}={r.status}" for r in records))
         digest = hashlib.sha256(state.encode()).hexdigest()[:12]
-        earlier = [
-            j.idempotency_key for j in repo.jobs_for(handoff.id) if j.action == actions.CRM_NOTE
-        ]
+        previous = repo.last_job_key(handoff.id, actions.CRM_NOTE)
         repo.enqueue(
             handoff,
             actions.CRM_NOTE,
             f"crm-note:{handoff.id}:{digest}",
             {"deal_id": handoff.deal_id, "state": state},
-            after=earlier[-1:],
+            after=[previous] if previous else [],
         )
 
     # --- receipts -------------------------------------------------------------------------------
