@@ -9,6 +9,7 @@ Endpoints (CRM v3 objects, v4 associations, v3 owners), all through the shared `
 - GET   /crm/v3/owners/{ownerId}
 - GET   /crm/v4/objects/deals/{id}/associations/notes
 - POST  /crm/v3/objects/notes                          (a create: never repeated blindly)
+- PATCH /crm/v3/objects/notes/{id}                     (rewriting a note's body: safe to repeat)
 - POST  /crm/v3/objects/deals/search                   (the won-deal sweep; a read)
 - GET   /crm/v3/pipelines/deals/{pipelineId}           (`check --live`: stage ids and labels)
 """
@@ -316,6 +317,19 @@ class HubSpotCrm:
         return CreatedRecord(
             vendor=VENDOR, kind="note", external_id=note_id, url=self.deal_url(deal_id)
         )
+
+    def update_deal_note(self, note_id: str, html_body: str, marker: str) -> None:
+        """Rewrite a note's body in place (same marker); NotFound when the note was deleted."""
+        if not (note_id.isascii() and note_id.isdigit()):
+            raise NotFound(VENDOR, "not a HubSpot note id")
+        tag = html.escape(_marker_tag(marker))
+        self._http.request(
+            "PATCH",
+            f"/crm/v3/objects/notes/{note_id}",
+            json={"properties": {"hs_note_body": f"{html_body}<p>{tag}</p>"}},
+            safe_to_repeat=True,  # writing the same body twice changes nothing
+        )
+        log.info("hubspot_note_updated note_id=%s", note_id)
 
     def _find_note(self, deal_id: str, tag: str) -> str | None:
         """Id of a note on the deal whose body ends with `tag`, reading bodies 100 at a time.

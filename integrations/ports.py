@@ -327,6 +327,10 @@ class Crm(Protocol):
 
     def add_deal_note(self, deal_id: str, html_body: str, marker: str) -> CreatedRecord: ...
 
+    def update_deal_note(self, note_id: str, html_body: str, marker: str) -> None:
+        """Rewrite a note made by `add_deal_note`; NotFound when it no longer exists."""
+        ...
+
     def deal_url(self, deal_id: str) -> str | None: ...
 
     def deal_history(self, deal_id: str, query: HistoryQuery) -> tuple[HistoryEntry, ...]:

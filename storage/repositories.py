@@ -227,6 +227,16 @@ class Repository:
         stmt = select(OutboxJob).where(OutboxJob.handoff_id == handoff_id).order_by(OutboxJob.id)
         return self.session.scalars(stmt).all()
 
+    def last_job_key(self, handoff_id: int, action: str) -> str | None:
+        """Key of the newest job of one action for a handoff (what a next one may wait for)."""
+        stmt = (
+            select(OutboxJob.idempotency_key)
+            .where(OutboxJob.handoff_id == handoff_id, OutboxJob.action == action)
+            .order_by(OutboxJob.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
     def external_record(self, handoff_id: int, target: str) -> ExternalRecord | None:
         stmt = select(ExternalRecord).where(
             ExternalRecord.handoff_id == handoff_id, ExternalRecord.target == target

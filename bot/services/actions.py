@@ -19,6 +19,8 @@ CREATE_RECORD = "record.create"
 MIRROR_COMMENT = "record.mirror"
 CRM_NOTE = "crm.note"
 SLACK_POST = "slack.post"
+# A SLACK_POST payload key: {"team": key or None}, sent only in that team's working hours.
+WORKING_HOURS = "working_hours"
 HOME_PUBLISH = "home.publish"
 
 

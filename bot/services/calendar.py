@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import WEEKDAYS, WorkingHours
+from bot.config import WEEKDAYS, OrgConfig, WorkingHours
 
 # A calendar with at least one working weekday always finds a window within a week plus the
 # holidays; this bound turns a list of holidays covering years into an error, not a hang.
@@ -114,6 +114,12 @@ class BusinessCalendar:
         raise ValueError(
             f"no working day within {_SEARCH_DAYS} days of {day}: check days and holidays"
         )
+
+
+def team_calendar(org: OrgConfig, team: str | None) -> BusinessCalendar:
+    """The calendar of `team` in the organisation file (the default working week when None)."""
+    hours = org.teams[team].working_hours if team is not None else WorkingHours()
+    return BusinessCalendar(hours, org.holidays)
 
 
 def describe_hours(hours: float, day_hours: float) -> str:

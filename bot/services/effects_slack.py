@@ -9,8 +9,9 @@ from bot.render.form_request import form_request
 from bot.render.handoff_message import render
 from bot.render.mrkdwn import escape
 from bot.services import actions
+from bot.services.calendar import team_calendar
 from bot.services.effects_base import EffectsBase, log
-from bot.services.outbox import JobContext
+from bot.services.outbox import JobContext, RetryLater
 from bot.services.ports import SlackUnreachableUser
 from bot.services.presenter import handoff_message
 
@@ -177,6 +178,7 @@ class SlackEffects(EffectsBase):
     def slack_post(self, ctx: JobContext) -> dict[str, Any]:
         """Post a message; an unreachable recipient is routed to the admin, never dropped."""
         payload = ctx.payload
+        self._wait_for_working_hours(ctx)
         channel = str(payload["channel"])
         text = str(payload["text"])
         blocks = payload.get("blocks")
@@ -200,3 +202,28 @@ class SlackEffects(EffectsBase):
             )
             return {"ts": posted.ts, "rerouted_to_admin": True}
         return {"ts": posted.ts}
+
+    def _wait_for_working_hours(self, ctx: JobContext) -> None:
+        """A reminder lands only in its team's working hours, whenever its job runs.
+
+        The sweep checked the hours when it queued the message, but the job may run later (a
+        retry's backoff, a busy lane, a worker that was down): outside them, it is moved to
+        the next working start (RetryLater counts no failed attempt).
+        """
+        hours = ctx.payload.get(actions.WORKING_HOURS)
+        if not isinstance(hours, dict):
+            return
+        team = hours.get("team")
+        calendar = team_calendar(self.org, team if team in self.org.teams else None)
+        now = self.clock()
+        if calendar.is_working(now):
+            return
+        start = calendar.next_working_instant(now)
+        log.info(
+            "slack_post_deferred handoff=%s key=%s team=%s until=%s",
+            ctx.handoff_id,
+            ctx.key,
+            team,
+            start.isoformat(),
+        )
+        raise RetryLater("outside working hours", delay=(start - now).total_seconds())

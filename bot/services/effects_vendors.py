@@ -13,7 +13,7 @@ from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext
 from bot.services.presenter import TOOL_LABELS
-from integrations.ports import CreatedRecord, HandoffBrief, VendorError
+from integrations.ports import CreatedRecord, HandoffBrief, NotFound, VendorError
 from storage.models import ExternalRecord, Handoff
 
 
@@ -132,11 +132,23 @@ class VendorEffects(EffectsBase):
         handoff = self._handoff(ctx.handoff_id)
         if self.tools.crm is None or not handoff.deal_id:
             return None
-        # Queued by the service once no team record is pending.
+        # Queued by the service whenever the records settle in a new state; the note shows
+        # the state as read now (a later job of the same handoff waits for this one).
         records = [r for r in handoff.external_records if r.target != "crm_note"]
         thread_url = self._thread_url(handoff)
         body = _crm_note_html(handoff, records, thread_url, self.org)
-        created = self.tools.crm.add_deal_note(handoff.deal_id, body, marker_for(handoff.id))
+        marker = marker_for(handoff.id)
+        note = handoff.record("crm_note")
+        if note is not None and note.status == "done" and note.external_id:
+            try:
+                self.tools.crm.update_deal_note(note.external_id, body, marker)
+            except NotFound:
+                log.warning("crm_note_gone handoff=%s note=%s", handoff.id, note.external_id)
+            else:
+                state = ", ".join(f"{r.target}={r.status}" for r in records)
+                self._audit(handoff.id, "crm_note_updated", note_id=note.external_id, state=state)
+                return {"note_id": note.external_id, "updated": True}
+        created = self.tools.crm.add_deal_note(handoff.deal_id, body, marker)
         self.handoffs.record_created(handoff.id, "crm_note", created)
         return {"note_id": created.external_id}
 

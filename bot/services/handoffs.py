@@ -6,6 +6,7 @@ as the state change, performed later by `bot.services.effects`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -355,12 +356,25 @@ class HandoffService:
         self._note_when_settled(repo, handoff)
 
     def _note_when_settled(self, repo: Repository, handoff: Handoff) -> None:
-        """Once no team record is pending, write the summary and links onto the CRM deal."""
+        """Once no team record is pending, write the summary and links onto the CRM deal.
+
+        One job per distinct set of record statuses (the key says which), so each change is
+        noted once and a redelivered one not again; each job waits for the one before, and
+        reads the records when it runs, so an older state never overwrites a newer one.
+        """
         records = [r for r in handoff.external_records if r.target != "crm_note"]
-        if handoff.deal_id and not any(r.status == "pending" for r in records):
-            repo.enqueue(
-                handoff, actions.CRM_NOTE, f"crm-note:{handoff.id}", {"deal_id": handoff.deal_id}
-            )
+        if not handoff.deal_id or any(r.status == "pending" for r in records):
+            return
+        state = ",".join(sorted(f"{r.target}={r.status}" for r in records))
+        digest = hashlib.sha256(state.encode()).hexdigest()[:12]
+        previous = repo.last_job_key(handoff.id, actions.CRM_NOTE)
+        repo.enqueue(
+            handoff,
+            actions.CRM_NOTE,
+            f"crm-note:{handoff.id}:{digest}",
+            {"deal_id": handoff.deal_id, "state": state},
+            after=[previous] if previous else [],
+        )
 
     # --- receipts -------------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 
-from bot.config import Ladder, OrgConfig, WorkingHours
-from bot.services.calendar import BusinessCalendar
+from bot.config import Ladder, OrgConfig
+from bot.services.calendar import BusinessCalendar, team_calendar
 from storage.models import Handoff, Obligation, OutboxJob, OutboxStatus
 from storage.repositories import Repository
 
@@ -39,8 +39,7 @@ class ObligationBook:
     def calendar(self, team: str | None) -> BusinessCalendar:
         """The business calendar of `team` (the default working week when None)."""
         if team not in self._calendars:
-            hours = self.org.teams[team].working_hours if team is not None else WorkingHours()
-            self._calendars[team] = BusinessCalendar(hours, self.org.holidays)
+            self._calendars[team] = team_calendar(self.org, team)
         return self._calendars[team]
 
     def ladder(self, sla: str) -> Ladder:

@@ -22,6 +22,7 @@ from bot.config import OrgConfig
 from bot.ids import is_user_id
 from bot.render.mrkdwn import slack_date
 from bot.render.reminders import Outgoing, confirm_reminder, escalation, reminder
+from bot.services.actions import SLACK_POST, WORKING_HOURS
 from bot.services.calendar import describe_hours
 from bot.services.home import enqueue_home_refresh
 from bot.services.obligations import ESCALATE, REMIND, ObligationBook, reminder_key
@@ -180,7 +181,9 @@ class ReminderService:
         message = (
             self._escalation(ob, handoff, now) if step == ESCALATE else self._reminder(ob, handoff)
         )
-        repo.enqueue(handoff, "slack.post", reminder_key(ob.id, step), message.payload(handoff.id))
+        # The sender checks the hours again: a retried or delayed job must not land after them.
+        payload = {**message.payload(handoff.id), WORKING_HOURS: {"team": ob.team}}
+        repo.enqueue(handoff, SLACK_POST, reminder_key(ob.id, step), payload)
         if is_user_id(message.channel):
             enqueue_home_refresh(repo, [message.channel], now)
         ob.step = step

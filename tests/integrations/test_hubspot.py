@@ -172,6 +172,7 @@ class FakeHubSpot:
             ("GET", re.compile(r"/crm/v3/owners/(\d+)"), self._get_owner),
             ("GET", re.compile(r"/crm/v4/objects/deals/(\d+)/associations/notes"), self._assocs),
             ("POST", re.compile(r"/crm/v3/objects/notes"), self._create_note),
+            ("PATCH", re.compile(r"/crm/v3/objects/notes/(\d+)"), self._patch_note),
         ]
 
     def __call__(self, request: Recorded) -> Reply:
@@ -272,6 +273,12 @@ class FakeHubSpot:
             reply, self.fail_after_create = self.fail_after_create, None
             return reply
         return Reply(201, _record(note_id, request.json["properties"]))
+
+    def _patch_note(self, request: Recorded, note_id: str) -> Reply:
+        if note_id not in self.notes:
+            return _error(404, "OBJECT_NOT_FOUND", "Object not found.")
+        self.notes[note_id] = request.json["properties"]["hs_note_body"]
+        return Reply(200, _record(note_id, request.json["properties"]))
 
 
 class _NoTokens:
@@ -587,6 +594,29 @@ def test_add_deal_note_blank_marker_is_refused(crm: HubSpotCrm, server: StubServ
     with pytest.raises(ValueError, match="marker"):
         crm.add_deal_note(DEAL_ID, "<p>x</p>", "  ")
     assert server.requests == []
+
+
+def test_update_deal_note_rewrites_the_body_in_place_with_its_marker(
+    crm: HubSpotCrm, fake: FakeHubSpot, server: StubServer
+) -> None:
+    note = crm.add_deal_note(DEAL_ID, "<p>Finance: failed</p>", "handoff-42")
+
+    crm.update_deal_note(note.external_id, "<p>Finance: done</p>", "handoff-42")
+
+    (patch,) = server.calls("PATCH", f"/crm/v3/objects/notes/{note.external_id}")
+    body = "<p>Finance: done</p><p>[ref: handoff-42]</p>"
+    assert patch.json == {"properties": {"hs_note_body": body}}
+    assert list(fake.notes) == [note.external_id]
+    assert fake.notes[note.external_id] == body
+    # Found again by its marker after the update.
+    assert crm.add_deal_note(DEAL_ID, "<p>x</p>", "handoff-42") == note
+
+
+def test_update_deal_note_of_a_deleted_note_is_not_found(crm: HubSpotCrm) -> None:
+    with pytest.raises(NotFound):
+        crm.update_deal_note("777", "<p>x</p>", "handoff-42")
+    with pytest.raises(NotFound):
+        crm.update_deal_note("../deals/1", "<p>x</p>", "handoff-42")
 
 
 # --- deal_url and build -------------------------------------------------------------------------

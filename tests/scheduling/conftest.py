@@ -214,6 +214,7 @@ class FakeMessenger:
     posts: list[tuple[str, str]] = field(default_factory=list)
     uploads: list[tuple[str, str, str]] = field(default_factory=list)
     group_calls: int = 0
+    fail_next: list[Exception] = field(default_factory=list)  # raised by the next posts
 
     def post(
         self,
@@ -223,6 +224,8 @@ class FakeMessenger:
         *,
         thread_ts: str | None = None,
     ) -> PostedMessage:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
         self.posts.append((channel, text))
         return PostedMessage(channel=channel, ts=f"{len(self.posts)}.0")
 

@@ -297,6 +297,26 @@ class FakeHubSpot:
             deal = str(body["associations"][0]["to"]["id"])
             self.notes[note_id] = {"deal": deal, "body": body["properties"]["hs_note_body"]}
             return Reply(201, {"id": note_id, "properties": body["properties"]})
+        if match := re.fullmatch(r"/crm/v3/objects/notes/(\d+)", path):
+            note = self.notes.get(match.group(1))
+            if note is None:
+                return Reply(404, {"status": "error", "category": "OBJECT_NOT_FOUND"})
+            if request.method == "PATCH":
+                properties = request.json["properties"]
+                assert all(isinstance(v, str) for v in properties.values()), "values are strings"
+                if "hs_note_body" in properties:
+                    note["body"] = properties["hs_note_body"]
+                    note["updates"] = note.get("updates", 0) + 1
+            return Reply(
+                200,
+                {
+                    "id": match.group(1),
+                    "properties": {"hs_note_body": note["body"]},
+                    "createdAt": "2026-11-01T10:00:00.000Z",
+                    "updatedAt": _iso(self.clock()),
+                    "archived": False,
+                },
+            )
         return Reply(404, {"message": f"no route {request.method} {path}"})
 
     def _search(self, body: dict[str, Any]) -> Reply:
