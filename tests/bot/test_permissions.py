@@ -226,14 +226,34 @@ def test_snooze_by_someone_outside_the_team_is_refused(harness: Harness) -> None
         ).one()
         ob_id = ob.id
 
-    click(harness, "snooze_reminder", str(ob_id), user=OUTSIDER)
-    click(harness, "snooze_reminder", str(ob_id), user=OPS_MEMBER)  # another team's member
+    snooze(harness, ob_id, OUTSIDER)
+    snooze(harness, ob_id, OPS_MEMBER)  # another team's member
 
+    assert [r["text"] for r in harness.slack.responses] == [
+        "Only members of Finance or its manager can snooze this reminder."
+    ] * 2
     with harness.services.uow() as uow:
         ob = uow.session.get(Obligation, ob_id)
         assert ob is not None and ob.snoozed_until is None and not ob.detail.get("snoozed_by")
 
-    click(harness, "snooze_reminder", str(ob_id), user="U0FINMGR")  # the team's manager
+    snooze(harness, ob_id, "U0FINMGR")  # the team's manager
     with harness.services.uow() as uow:
         ob = uow.session.get(Obligation, ob_id)
         assert ob is not None and ob.detail.get("snoozed_by") == "U0FINMGR"
+
+
+def snooze(h: Harness, obligation_id: int, user: str) -> None:
+    payload = load_payload("block_actions.message_button.json")
+    payload["user"] = {"id": user, "username": user, "team_id": "T111"}
+    payload["response_url"] = h.slack.response_url
+    payload["actions"] = [
+        {
+            "type": "button",
+            "action_id": "snooze_reminder",
+            "block_id": "b",
+            "value": str(obligation_id),
+            "text": {"type": "plain_text", "text": "Snooze"},
+            "action_ts": "1.2",
+        }
+    ]
+    assert h.interact(payload).status == 200
