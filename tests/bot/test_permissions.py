@@ -20,6 +20,7 @@ from tests.bot.conftest import (
 )
 from tests.bot.test_handoff_flow import DEAL, VALID, click, open_form, submit, won_and_dm
 from tests.support.fake_slack import FakeSlack
+from tests.support.slack_state import state_from_values
 
 SALES_MANAGER = "U0SALESMGR"
 SELLER_2 = "U0SELLER2"
@@ -158,6 +159,16 @@ def test_submit_and_draft_from_someone_else_are_refused_server_side(harness: Har
 
     body = json.loads(response.body)
     assert body["response_action"] == "update" and "to complete" in json.dumps(body["view"])
+    closed = load_payload("view_closed.json")  # closing it stores a draft, when allowed
+    closed["user"] = {"id": OPS_MEMBER, "username": "o", "team_id": "T111"}
+    closed["view"] = {
+        **closed["view"],
+        **view,
+        "id": view_id,
+        "state": {"values": state_from_values(view, {"why_they_bought": "Overwritten"})},
+    }
+    assert harness.interact(closed).status == 200
+
     [handoff] = handoffs(harness)
     assert handoff.status == HandoffStatus.AWAITING_FORM
     assert handoff.draft_payload is None
