@@ -23,6 +23,7 @@ from bot.services.home import HomeService
 from bot.services.lanes import LaneRouter, SqlRateLimiter, merged_limits
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Kicker, OutboxRunner, OutboxWorker
+from bot.services.permissions import Permissions
 from bot.services.ports import Clock, Messenger, system_clock
 from bot.services.reminders import ReminderService
 from bot.services.teams import TeamDirectory
@@ -87,6 +88,7 @@ def build_services(
     )
     messenger = SlackMessenger(client)
     teams = TeamDirectory(org, messenger, clock)
+    permissions = Permissions(org, teams)
 
     def warn_admin(vendor: str, message: str) -> None:
         try:
@@ -119,13 +121,17 @@ def build_services(
         background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="background")
     obligations = ObligationBook(org)
     home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock, teams=teams)
-    handoffs = HandoffService(uow, org, clock, obligations, home=home, kick=kick)
+    handoffs = HandoffService(
+        uow, org, clock, obligations, home=home, kick=kick, permissions=permissions
+    )
     effects = Effects(uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams)
     history = HistoryService(uow, org, clock, crm, _build_drafter(org, vendor_ctx))
     outbox.register({**effects.handlers(), **home.handlers(), **history.handlers()})
     outbox.on_dead = effects.on_dead
     outbox.on_retry = effects.on_retry
-    reminders = ReminderService(uow_factory=uow, org=org, book=obligations, clock=clock)
+    reminders = ReminderService(
+        uow_factory=uow, org=org, book=obligations, clock=clock, permissions=permissions
+    )
     digests = DigestService(uow_factory=uow, org=org, clock=clock)
     return Services(
         settings=settings,

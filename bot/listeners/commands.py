@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -15,7 +16,7 @@ from bot.services.handoffs import HandoffError
 from bot.wiring import Services
 from forms.base import error_view, loading_view
 from integrations.hubspot import parse_deal_reference
-from integrations.ports import NotFound, VendorError
+from integrations.ports import DealSnapshot, NotFound, VendorError
 from storage.models import HandoffKind
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ HELP = (
     "• `/handoff <HubSpot deal id or URL>` — start (or reopen) the handoff of a deal\n"
     "• `/handoff delivery <deal>` — delivery complete: hand the account to finance\n"
     "• `/handoff renewal <deal>` — renewal coming: hand the account back to sales\n"
+    "• `/handoff reassign <handoff id> @person` — give a pending handoff to someone else "
+    "(admin and managers)\n"
     "• `/handoff stats` — handoff health figures per team and month\n"
     "• `/handoff stats csv` — the same figures as a CSV file\n"
     "• `/handoff help` — this message"
@@ -43,11 +46,12 @@ def open_for_deal(
     """Answer `/handoff <deal>` with one `views.open`: the form straight from the database when
     the deal's handoff is known, else a loading view that the CRM look-up then fills."""
     deal_id = parse_deal_reference(reference)
-    if deal_id is not None and _may_start(services, kind, user_id):
+    if deal_id is not None:
         with services.uow() as uow:
             existing = uow.repo.handoff_for_deal(kind, deal_id)
-        if existing is not None and existing.sender_user_id in (None, user_id):
-            services.handoffs.start_manual(deal_id, user_id, kind=kind)  # claims an unowned one
+        # Fast path, database only: a handoff this person may already open. Anything else
+        # (a new handoff, an unassigned one to claim) is checked against the CRM below.
+        if existing is not None and existing.sender_user_id is not None:
             view = stored_view(services, existing.id, user_id)
             if view is not None:
                 client.views_open(trigger_id=trigger_id, view=view)
@@ -57,9 +61,16 @@ def open_for_deal(
     offload(services.background, "manual_start", start_for_deal, *args)
 
 
-def _may_start(services: Services, kind: str, user_id: str) -> bool:
-    sender_team = services.org.routes[kind].sender
-    return user_id == services.org.admin_user or services.teams.is_member(sender_team, user_id)
+def _owner_user(services: Services, deal: DealSnapshot) -> str | None:
+    """The deal owner's Slack user (CRM owner -> email -> Slack), None when unmatched."""
+    if services.crm is None or not deal.owner_id:
+        return None
+    try:
+        email = services.crm.owner_email(deal.owner_id)
+        return services.messenger.user_id_by_email(email) if email else None
+    except Exception as exc:  # unmatched: the owner rule cannot pass, the others still can
+        log.warning("manual_start_owner_unmatched deal=%s error=%s", deal.deal_id, exc)
+        return None
 
 
 def start_for_deal(
@@ -72,13 +83,8 @@ def start_for_deal(
 ) -> None:
     """Create or find the deal's handoff and turn the open (loading) view into its form.
 
-    Runs off Slack's clock: it may ask the CRM whether the deal exists."""
-    sender_team = services.org.routes[kind].sender
-    if not _may_start(services, kind, user_id):
-        name = services.teams.team_name(sender_team)
-        message = f"Only members of {name} start this kind of handoff."
-        client.views_update(view_id=view_id, view=error_view("Handoff", message).to_dict())
-        return
+    Runs off Slack's clock: it asks the CRM for the deal's stage and owner, which decide
+    whether this person may start it (`Permissions.may_start`, applied by the service)."""
     deal_id = parse_deal_reference(reference)
     if deal_id is None:
         message = f"“{reference}” is not a HubSpot deal id or deal URL."
@@ -95,8 +101,11 @@ def start_for_deal(
         except VendorError as exc:
             # Not fatal: the form opens without prefill and the salesperson types it in.
             log.warning("manual_start_crm_unreachable deal=%s error=%s", deal_id, exc)
+    owner = _owner_user(services, deal) if deal is not None else None
     try:
-        handoff_id, created = services.handoffs.start_manual(deal_id, user_id, kind=kind)
+        handoff_id, created = services.handoffs.start_manual(
+            deal_id, user_id, kind=kind, deal=deal, owner_user_id=owner
+        )
     except HandoffError as exc:
         client.views_update(view_id=view_id, view=error_view("Handoff", str(exc)).to_dict())
         return
@@ -153,6 +162,9 @@ def register(app: App, services: Services) -> None:
             csv = "csv" in words[1:]
             offload(services.background, "stats", stats_reply, services, client, respond, user, csv)
             return
+        if words[0] == "reassign":
+            ack(text=reassign_reply(services, user, text))  # database only
+            return
         kind = KIND_WORDS.get(words[0], HandoffKind.SALES_TO_DELIVERY)
         reference = text.split(maxsplit=1)[1] if words[0] in KIND_WORDS and len(words) > 1 else text
         ack()
@@ -182,6 +194,26 @@ def register(app: App, services: Services) -> None:
         ack(response_action="update", view=loading_view("Handoff").to_dict())
         args = (services, client, view["id"], reference, body["user"]["id"])
         offload(services.background, "manual_start", start_for_deal, *args)
+
+
+REASSIGN_USAGE = "Usage: `/handoff reassign <handoff id> @person`"
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]+)$")
+
+
+def reassign_reply(services: Services, user_id: str, text: str) -> str:
+    """`/handoff reassign <handoff id> @person`: the answer, shown only to the person asking."""
+    parts = text.split()
+    if len(parts) != 3:
+        return REASSIGN_USAGE
+    raw_id, who = parts[1].lstrip("#"), MENTION.match(parts[2])
+    if not raw_id.isdigit() or who is None:
+        return REASSIGN_USAGE
+    to_user = who.group(1) or who.group(2)
+    try:
+        services.handoffs.reassign(int(raw_id), user_id, to_user)
+    except HandoffError as exc:
+        return str(exc)
+    return f"Handoff #{raw_id} is now <@{to_user}>'s to complete; they have the form in their DMs."
 
 
 def stats_reply(

@@ -130,11 +130,7 @@ def _refresh_if_stale(services: Services, handoff: Handoff) -> None:
 def _refusal(services: Services, handoff: Handoff, user_id: str) -> str | None:
     if handoff.status != HandoffStatus.AWAITING_FORM:
         return None  # anyone may read a submitted handoff
-    sender_team = services.org.routes[handoff.kind].sender
-    if services.handoffs.can_edit(handoff, user_id, services.teams.is_member(sender_team, user_id)):
-        return None
-    owner = f"<@{handoff.sender_user_id}>" if handoff.sender_user_id else "its salesperson"
-    return f"This handoff is {owner}'s to complete. Ask them, or an admin, to reassign it."
+    return services.handoffs.may_edit(handoff, user_id)
 
 
 def _modal(services: Services, view: dict[str, Any], note: str | None = None) -> dict[str, Any]:
@@ -168,22 +164,28 @@ def register(app: App, services: Services) -> None:
         ack()
         update_view(body["view"])
 
-    def save_state(view: dict[str, Any], user_id: str) -> None:
-        """The step on screen laid over the draft (or the prefill), stored as the draft."""
+    def save_state(view: dict[str, Any], user_id: str) -> str | None:
+        """The step on screen laid over the draft (or the prefill), stored as the draft;
+        returns the refusal when the person may no longer edit this handoff."""
         state = values_from_state(view["state"]["values"])
         if not state:
-            return
+            return None
         handoff = services.handoffs.get(handoff_id_from(view))
         base = _draft_base(services, handoff)
         values = draft_with_state(get_form(handoff.kind), base, state)
-        services.handoffs.save_draft(handoff.id, user_id, values)
+        try:
+            services.handoffs.save_draft(handoff.id, user_id, values)
+        except HandoffError as exc:
+            log.info("draft_refused handoff=%s user=%s", handoff.id, user_id)
+            return str(exc)
+        return None
 
     @app.action(ActionId.SAVE_DRAFT)
     def on_save_draft(ack: Ack, body: dict[str, Any]) -> None:
         view = body["view"]
-        save_state(view, body["user"]["id"])
+        refusal = save_state(view, body["user"]["id"])
         ack()  # the draft is stored before Slack hears back
-        update_view(view, "Draft saved. You can close this form and pick it up later.")
+        update_view(view, refusal or "Draft saved. You can close this form and pick it up later.")
 
     @app.view_closed(FORM_CALLBACKS)
     def on_closed(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -201,6 +203,11 @@ def register(app: App, services: Services) -> None:
         if handoff.status != HandoffStatus.AWAITING_FORM:  # a double submit: no step to take
             done_already = "This handoff was already submitted; nothing was changed."
             ack(response_action="update", view=error_view("Handoff", done_already).to_dict())
+            return
+        refusal = services.handoffs.may_edit(handoff, user_id)  # submit() checks it again
+        if refusal is not None:
+            log.info("submit_refused handoff=%s user=%s", handoff_id, user_id)
+            ack(response_action="update", view=error_view("Handoff", refusal).to_dict())
             return
         # Steps: the draft (or the prefill the form opened with) holds the earlier steps.
         step = submit_step(

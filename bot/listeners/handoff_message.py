@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from bot.ids import Action
 from bot.listeners.form import open_form
 from bot.listeners.offload import offload
+from bot.services.handoffs import HandoffError
 from bot.wiring import Services
 
 log = logging.getLogger(__name__)
@@ -45,18 +46,13 @@ def register(app: App, services: Services) -> None:
         user_id = body["user"]["id"]
         raw_id, team = body["actions"][0]["value"].split(":", 1)
         handoff_id = int(raw_id)
-        if not services.teams.is_member(team, user_id):
+        try:
+            outcome = services.handoffs.confirm(handoff_id, team, user_id)
+        except HandoffError as exc:
             ack()
-            name = services.teams.team_name(team)
             log.info("confirm_refused handoff=%s team=%s user=%s", handoff_id, team, user_id)
-            tell(
-                client,
-                body,
-                f"Only members of {name} can confirm for {name}. "
-                "Ask your question in the thread instead — nothing was changed.",
-            )
+            tell(client, body, str(exc))
             return
-        outcome = services.handoffs.confirm(handoff_id, team, user_id)
         ack()  # the confirmation is stored before Slack hears back
         if not outcome.newly_confirmed:
             tell(
@@ -70,12 +66,12 @@ def register(app: App, services: Services) -> None:
     def on_retry(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         user_id = body["user"]["id"]
         raw_id, target = body["actions"][0]["value"].split(":", 1)
-        allowed = user_id == services.org.admin_user or services.teams.is_member(target, user_id)
-        if not allowed:
+        try:
+            services.handoffs.retry_effect(int(raw_id), target, user_id)
+        except HandoffError as exc:
             ack()
-            tell(client, body, "Only the admin or the team that owns this record can retry it.")
+            tell(client, body, str(exc))
             return
-        services.handoffs.retry_effect(int(raw_id), target, user_id)
         ack()
 
     @app.action(Action.VIEW_HANDOFF)

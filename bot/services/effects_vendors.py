@@ -36,7 +36,17 @@ class VendorEffects(EffectsBase):
 
     def move_deal_stage(self, ctx: JobContext) -> dict[str, Any]:
         deal_id, stage = str(ctx.payload["deal_id"]), str(ctx.payload["stage"])
-        self._crm().move_deal_stage(deal_id, stage)
+        crm = self._crm()
+        if ctx.payload.get("why") == "release":
+            # Back to won only from our hold: a deal lost, reopened or never held meanwhile
+            # (e.g. a handoff started by hand on a deal at an earlier stage) stays where it is.
+            current = crm.get_deal(deal_id).stage
+            if current != self.org.hubspot.pending_stage:
+                if ctx.handoff_id:
+                    self._audit(ctx.handoff_id, "release_skipped", stage=current)
+                log.info("release_skipped deal=%s stage=%s", deal_id, current)
+                return {"skipped": True, "stage": current}
+        crm.move_deal_stage(deal_id, stage)
         if ctx.handoff_id:
             self._audit(ctx.handoff_id, "deal_stage_moved", stage=stage, why=ctx.payload.get("why"))
         return {"stage": stage}

@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from bot.config import OrgConfig
+from bot.render.form_request import form_request
 from bot.services import actions, history
 from bot.services.obligations import ObligationBook
+from bot.services.permissions import ListedMembers, Permissions
 from bot.services.ports import Clock
-from integrations.ports import CreatedRecord
+from integrations.ports import CreatedRecord, DealSnapshot
 from integrations.registry import OPS_VENDORS
 from storage.models import (
     ExternalRecord,
@@ -85,9 +87,12 @@ class HandoffService:
         obligations: ObligationBook,
         home: HomeRefresher | None = None,
         kick: Callable[[], None] = lambda: None,
+        permissions: Permissions | None = None,
     ) -> None:
         self.uow = uow
         self.org = org
+        # Without a directory only the organisation file's listed users count as members.
+        self.permissions = permissions or Permissions(org, ListedMembers(org))
         self.clock = clock
         self.obligations = obligations
         self.home = home
@@ -182,17 +187,36 @@ class HandoffService:
             {"deal_id": handoff.deal_id, "stage": self.org.hubspot.pending_stage, "why": "hold"},
         )
 
-    def start_manual(self, deal_id: str, user_id: str, *, kind: str = SALES) -> tuple[int, bool]:
-        """A salesperson starts a handoff by hand; returns (handoff id, created)."""
+    def start_manual(
+        self,
+        deal_id: str,
+        user_id: str,
+        *,
+        kind: str = SALES,
+        deal: DealSnapshot | None = None,
+        owner_user_id: str | None = None,
+    ) -> tuple[int, bool]:
+        """Someone starts a handoff by hand; returns (handoff id, created).
+
+        `deal` and `owner_user_id` are what the CRM says about the deal now (the caller looks them
+        up off Slack's clock). The deal's existing handoff opens for whoever may edit it; one
+        nobody is assigned to, and a new one, only for whoever may start it (`Permissions`).
+        """
         now = self.clock()
         with self.uow() as uow:
             repo = uow.repo
             existing = repo.handoff_for_deal(kind, deal_id)
             if existing is not None:
-                if existing.sender_user_id is None:
-                    self._assign_sender(repo, existing, user_id, now)
-                    uow.commit()
+                if existing.status != HandoffStatus.AWAITING_FORM:
+                    return existing.id, False  # a submitted handoff opens read-only
+                if existing.sender_user_id is not None:
+                    self._refuse(self.permissions.may_edit(user_id, existing))
+                    return existing.id, False
+                self._refuse(self.permissions.may_start(user_id, kind, deal, owner_user_id))
+                self._assign_sender(repo, existing, user_id, now)
+                uow.commit()
                 return existing.id, False
+            self._refuse(self.permissions.may_start(user_id, kind, deal, owner_user_id))
             handoff = self._new_handoff(kind, deal_id=deal_id, sender=user_id, now=now)
             if not repo.insert_if_absent(handoff):
                 found = repo.handoff_for_deal(kind, deal_id)
@@ -205,6 +229,32 @@ class HandoffService:
             uow.commit()
         self.kick()
         return handoff.id, True
+
+    def reassign(self, handoff_id: int, by_user_id: str, to_user_id: str) -> Handoff:
+        """The admin or the sending team's manager gives a pending handoff to another member:
+        the form obligation moves to them and they get the DM with the button."""
+        now = self.clock()
+        with self.uow() as uow:
+            repo = uow.repo
+            handoff = self._get(repo, handoff_id, for_update=True)
+            self._refuse(self.permissions.may_reassign(by_user_id, handoff, to_user_id))
+            previous = handoff.sender_user_id
+            if previous != to_user_id:
+                self.obligations.close(repo, handoff.id, sla="form", at=now)
+                repo.audit(handoff, by_user_id, "reassigned", previous=previous, to=to_user_id)
+                self._assign_sender(repo, handoff, to_user_id, now)
+                text, blocks = form_request(handoff.id, handoff.deal_name or handoff.account_name)
+                repo.enqueue(
+                    handoff,
+                    actions.SLACK_POST,
+                    f"form-request:{handoff.id}:{to_user_id}:{uuid.uuid4()}",
+                    {"channel": to_user_id, "text": text, "blocks": blocks},
+                )
+                self._refresh_home(repo, [previous or ""], now)
+                uow.commit()
+        self.kick()
+        log.info("handoff_reassigned handoff=%s to=%s", handoff_id, to_user_id)
+        return handoff
 
     def assign_sender(self, handoff_id: int, user_id: str) -> None:
         """The CRM owner was matched to a Slack user: they now owe the form."""
@@ -247,10 +297,9 @@ class HandoffService:
 
     # --- the form -------------------------------------------------------------------------------
 
-    def can_edit(self, handoff: Handoff, user_id: str, is_sender_team: bool) -> bool:
-        return handoff.sender_user_id == user_id or (
-            handoff.sender_user_id is None and is_sender_team
-        )
+    def may_edit(self, handoff: Handoff, user_id: str) -> str | None:
+        """None when the person may open, save and submit the form, else why not."""
+        return self.permissions.may_edit(user_id, handoff)
 
     def save_draft(self, handoff_id: int, user_id: str, values: dict[str, Any]) -> None:
         """Keep what was typed so far; reopening the form restores it."""
@@ -258,6 +307,7 @@ class HandoffService:
             handoff = self._get(uow.repo, handoff_id)
             if handoff.status != HandoffStatus.AWAITING_FORM:
                 return  # submitted already: the submission is the record, not a stale draft
+            self._refuse(self.permissions.may_edit(user_id, handoff))
             handoff.draft_payload = values
             uow.repo.audit(handoff, user_id, "draft_saved", fields=len(values))
             self._refresh_home(uow.repo, [user_id], self.clock())
@@ -298,6 +348,7 @@ class HandoffService:
             handoff = self._get(repo, handoff_id, for_update=True)
             if handoff.status != HandoffStatus.AWAITING_FORM:
                 raise HandoffError("This handoff was already submitted; nothing was changed.")
+            self._refuse(self.permissions.may_edit(user_id, handoff))
             handoff.form_payload = payload
             handoff.schema_version = schema_version
             handoff.account_name = account_name[:255] or handoff.account_name
@@ -379,7 +430,8 @@ class HandoffService:
     # --- receipts -------------------------------------------------------------------------------
 
     def confirm(self, handoff_id: int, team: str, user_id: str) -> ConfirmOutcome:
-        """A receiving team's member confirms; membership is checked by the caller."""
+        """A receiving team's member confirms for the team (refused to anyone else)."""
+        self._refuse(self.permissions.may_confirm(user_id, team))
         now = self.clock()
         with self.uow() as uow:
             repo = uow.repo
@@ -558,6 +610,7 @@ class HandoffService:
 
     def retry_effect(self, handoff_id: int, target: str, user_id: str) -> None:
         """Re-queue a parked record creation; the adapter looks for the record before creating."""
+        self._refuse(self.permissions.may_retry(user_id, target))
         with self.uow() as uow:
             repo = uow.repo
             handoff = self._get(repo, handoff_id, for_update=True)  # two clicks: one retry
@@ -668,6 +721,11 @@ class HandoffService:
         self.kick()
 
     # --- helpers --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _refuse(refusal: str | None) -> None:
+        if refusal is not None:
+            raise HandoffError(refusal)
 
     def _get(self, repo: Repository, handoff_id: int, *, for_update: bool = False) -> Handoff:
         handoff = repo.handoff(handoff_id, for_update=for_update)

@@ -26,6 +26,7 @@ from bot.services.actions import SLACK_POST, WORKING_HOURS
 from bot.services.calendar import describe_hours
 from bot.services.home import enqueue_home_refresh
 from bot.services.obligations import ESCALATE, REMIND, ObligationBook, reminder_key
+from bot.services.permissions import ListedMembers, Permissions
 from bot.services.ports import Clock
 from storage.models import Handoff, HandoffStatus, Obligation
 from storage.repositories import Repository
@@ -44,6 +45,8 @@ class ReminderService:
     clock: Clock
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}")
     lease: timedelta = timedelta(minutes=5)
+    # Who may snooze; without a directory only the organisation file's listed users count.
+    permissions: Permissions | None = None
 
     def sweep(self, limit: int = 100) -> int:
         """Claim up to `limit` due obligations and handle each; returns how many were handled."""
@@ -130,8 +133,11 @@ class ReminderService:
                 return "Nothing to snooze: this is already done."
             if ob.step >= ESCALATE:
                 return "This has already gone to the manager, so it can no longer be snoozed."
-            if ob.sla != "confirm" and ob.owner_user_id and user_id != ob.owner_user_id:
-                return f"Only <@{ob.owner_user_id}> can snooze this reminder."
+            permissions = self.permissions or Permissions(self.org, ListedMembers(self.org))
+            refusal = permissions.may_snooze(user_id, ob)
+            if refusal is not None:
+                log.info("snooze_refused obligation=%s user=%s", ob.id, user_id)
+                return refusal
             cal = self.book.calendar(ob.team)
             if ob.detail.get("snoozed_by"):
                 # One snooze per obligation, so repeated snoozing cannot keep a manager unaware.

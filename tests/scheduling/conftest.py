@@ -14,8 +14,10 @@ from sqlalchemy import Engine, select
 
 from bot.config import OrgConfig, parse_org_config
 from bot.services.obligations import ObligationBook
+from bot.services.permissions import Permissions
 from bot.services.ports import PostedMessage
 from bot.services.reminders import ReminderService
+from bot.services.teams import TeamDirectory
 from storage.db import session_factory
 from storage.models import Handoff, HandoffStatus, Obligation, OutboxJob
 from storage.uow import UnitOfWorkFactory
@@ -117,9 +119,16 @@ def book(org: OrgConfig) -> ObligationBook:
 
 @pytest.fixture
 def reminders(
-    uow: UnitOfWorkFactory, org: OrgConfig, book: ObligationBook, clock: FakeClock
+    uow: UnitOfWorkFactory,
+    org: OrgConfig,
+    book: ObligationBook,
+    clock: FakeClock,
+    messenger: FakeMessenger,
 ) -> ReminderService:
-    return ReminderService(uow_factory=uow, org=org, book=book, clock=clock, worker_id="w1")
+    permissions = Permissions(org, TeamDirectory(org, messenger, clock))
+    return ReminderService(
+        uow_factory=uow, org=org, book=book, clock=clock, worker_id="w1", permissions=permissions
+    )
 
 
 def add_handoff(uow: UnitOfWorkFactory, **fields: Any) -> int:

@@ -56,7 +56,7 @@ def test_snooze_skips_a_holiday(
     ob = open_obligation(uow, book, hid, sla="confirm", team="ops", owner=None, started_at=start)
     clock.set(local(LONDON, 2026, 5, 1, 11))
     reminders.sweep()
-    # Anyone in the thread may snooze a team's reminder.
+    # A member of the team the reminder is for may snooze it.
     assert reminders.snooze(ob, "UOPS2").startswith("Snoozed.")
     assert obligation(uow, ob).snoozed_until == local(LONDON, 2026, 5, 5, 11)
 

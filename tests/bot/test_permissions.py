@@ -1,0 +1,270 @@
+"""Who may do what (bot/services/permissions.py), through signed Slack and HubSpot requests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from bot.config import parse_org_config
+from storage.models import AuditEvent, Handoff, HandoffStatus, Obligation
+from tests.bot.conftest import (
+    ADMIN,
+    OPS_MEMBER,
+    SELLER,
+    Harness,
+    load_payload,
+    org_dict,
+    won_event,
+)
+from tests.bot.test_handoff_flow import DEAL, VALID, click, open_form, submit, won_and_dm
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_state import state_from_values
+
+SALES_MANAGER = "U0SALESMGR"
+SELLER_2 = "U0SELLER2"
+OUTSIDER = "U0OUTSIDER"
+
+
+def two_sellers(make_harness: Callable[..., Harness]) -> Harness:
+    """Sales has two members; SELLER_2 is matched by the email other@seller.example."""
+    org = org_dict()
+    org["teams"]["sales"]["members"]["users"] = [SELLER, SELLER_2]
+    slack = FakeSlack(
+        users_by_email={"sam@seller.example": SELLER, "other@seller.example": SELLER_2},
+        usergroups={"S0OPS": [OPS_MEMBER]},
+    )
+    return make_harness(org=parse_org_config(org), slack=slack)
+
+
+def handoffs(h: Harness) -> list[Handoff]:
+    with h.services.uow() as uow:
+        return list(uow.session.scalars(select(Handoff)))
+
+
+def shown(h: Harness) -> str:
+    return json.dumps(h.slack.view_calls[-1][1])
+
+
+def audits(h: Harness, handoff_id: int) -> list[str]:
+    with h.services.uow() as uow:
+        events = uow.session.scalars(select(AuditEvent).where(AuditEvent.handoff_id == handoff_id))
+        return [e.event for e in events]
+
+
+# --- starting a handoff -------------------------------------------------------------------------
+
+
+def test_command_on_a_deal_not_yet_won_is_refused_even_to_its_owner(harness: Harness) -> None:
+    harness.hubspot.add_deal("700", stage="appointmentscheduled")
+
+    harness.command("700")
+
+    assert "not won yet" in shown(harness)
+    assert handoffs(harness) == []
+    assert harness.hubspot.stage_changes == []
+
+
+def test_command_on_someone_elses_deal_is_refused_to_a_sales_member(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal("701", owner_email="other@seller.example")
+
+    h.command("701", user_id=SELLER)
+
+    assert "Only the deal's owner" in shown(h)
+    assert handoffs(h) == []
+
+
+def test_shortcut_on_someone_elses_deal_is_refused(make_harness: Callable[..., Harness]) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal("702", owner_email="other@seller.example")
+    h.shortcut(user_id=SELLER)
+    prompt_id, prompt = next(iter(h.slack.views.items()))
+    submission = load_payload("view_submission.json")
+    submission["user"] = {"id": SELLER, "username": "s", "team_id": "T111"}
+    state = {"deal_reference": {"value": {"type": "plain_text_input", "value": "702"}}}
+    submission["view"] = {
+        **submission["view"],
+        **prompt,
+        "id": prompt_id,
+        "state": {"values": state},
+    }
+
+    h.interact(submission)
+
+    assert "Only the deal's owner" in json.dumps(h.slack.views[prompt_id])
+    assert handoffs(h) == []
+
+
+def test_command_by_owner_manager_and_admin_starts_the_handoff(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal("703", owner_email="other@seller.example")
+    h.hubspot.add_deal("704", owner_email="other@seller.example", stage="4242")
+    h.hubspot.add_deal("705", owner_email="other@seller.example")
+
+    h.command("703", user_id=SELLER_2)  # the owner
+    h.command("704", user_id=SALES_MANAGER)  # pending stage, the sending team's manager
+    h.command("705", user_id=ADMIN)
+
+    senders = {x.deal_id: x.sender_user_id for x in handoffs(h)}
+    assert senders == {"703": SELLER_2, "704": SALES_MANAGER, "705": ADMIN}
+
+
+def test_form_submitted_for_a_deal_lost_meanwhile_does_not_move_it_to_won(
+    harness: Harness,
+) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    assert harness.hubspot.stage_changes == [(DEAL, "4242")]  # held
+    harness.hubspot.set_stage(DEAL, "closedlost")  # lost meanwhile
+
+    view_id, view = open_form(harness, handoff_id)
+    submit(harness, view_id, view, VALID)
+    harness.drain()
+
+    assert harness.hubspot.deals[DEAL]["properties"]["dealstage"] == "closedlost"
+    assert harness.hubspot.stage_changes == [(DEAL, "4242")]
+    assert "release_skipped" in audits(harness, handoff_id)
+
+
+# --- the form -----------------------------------------------------------------------------------
+
+
+def test_admin_and_manager_can_open_and_submit_a_pending_handoff(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+
+    click(harness, "open_form", str(handoff_id), user=ADMIN)
+    assert "to complete" not in json.dumps(list(harness.slack.views.values())[-1])
+
+    click(harness, "open_form", str(handoff_id), user=SALES_MANAGER)
+    view_id = list(harness.slack.views)[-1]
+    view = harness.slack.views[view_id]
+    assert "to complete" not in json.dumps(view)
+    submit(harness, view_id, view, VALID, user=SALES_MANAGER)
+
+    [handoff] = handoffs(harness)
+    assert handoff.status != HandoffStatus.AWAITING_FORM
+    assert handoff.sender_user_id == SELLER  # still the salesperson's handoff
+
+
+def test_submit_and_draft_from_someone_else_are_refused_server_side(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    view_id, view = open_form(harness, handoff_id)  # the seller's form, replayed by another
+
+    response = submit(harness, view_id, view, VALID, user=OPS_MEMBER)
+
+    body = json.loads(response.body)
+    assert body["response_action"] == "update" and "to complete" in json.dumps(body["view"])
+    closed = load_payload("view_closed.json")  # closing it stores a draft, when allowed
+    closed["user"] = {"id": OPS_MEMBER, "username": "o", "team_id": "T111"}
+    closed["view"] = {
+        **closed["view"],
+        **view,
+        "id": view_id,
+        "state": {"values": state_from_values(view, {"why_they_bought": "Overwritten"})},
+    }
+    assert harness.interact(closed).status == 200
+
+    [handoff] = handoffs(harness)
+    assert handoff.status == HandoffStatus.AWAITING_FORM
+    assert handoff.draft_payload is None
+    assert "draft_saved" not in audits(harness, handoff_id)
+
+
+# --- reassigning --------------------------------------------------------------------------------
+
+
+def test_manager_reassigns_a_pending_handoff_to_another_member(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL)
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+
+    h.command(f"reassign {handoff.id} <@{SELLER_2}|other>", user_id=SALES_MANAGER)
+    h.drain()
+
+    [moved] = handoffs(h)
+    assert moved.sender_user_id == SELLER_2
+    [dm] = h.slack.dms_to(SELLER_2)
+    assert dm.blocks[1]["elements"][0]["value"] == str(handoff.id)
+    with h.services.uow() as uow:
+        forms = uow.session.scalars(
+            select(Obligation).where(Obligation.sla == "form", Obligation.closed_at.is_(None))
+        ).all()
+    assert [(o.owner_user_id, o.subject) for o in forms] == [(SELLER_2, SELLER_2)]
+    # The previous salesperson can no longer submit; the new one can.
+    click(h, "open_form", str(handoff.id), user=SELLER)
+    assert "to complete" in json.dumps(list(h.slack.views.values())[-1])
+    view_id, view = open_form_as(h, handoff.id, SELLER_2)
+    submit(h, view_id, view, VALID, user=SELLER_2)
+    assert handoffs(h)[0].status != HandoffStatus.AWAITING_FORM
+
+
+def open_form_as(h: Harness, handoff_id: int, user: str) -> tuple[str, dict[str, object]]:
+    click(h, "open_form", str(handoff_id), user=user)
+    view_id = list(h.slack.views)[-1]
+    return view_id, h.slack.views[view_id]
+
+
+def test_reassign_by_a_salesperson_is_refused(make_harness: Callable[..., Harness]) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL)
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+
+    response = h.command(f"reassign {handoff.id} <@{SELLER_2}>", user_id=SELLER)
+
+    assert "Only the admin or the manager" in (response.body or "")
+    assert handoffs(h)[0].sender_user_id == SELLER
+
+
+# --- reminders ----------------------------------------------------------------------------------
+
+
+def test_snooze_by_someone_outside_the_team_is_refused(harness: Harness) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    view_id, view = open_form(harness, handoff_id)
+    submit(harness, view_id, view, VALID)
+    with harness.services.uow() as uow:
+        ob = uow.session.scalars(
+            select(Obligation).where(Obligation.sla == "confirm", Obligation.team == "finance")
+        ).one()
+        ob_id = ob.id
+
+    snooze(harness, ob_id, OUTSIDER)
+    snooze(harness, ob_id, OPS_MEMBER)  # another team's member
+
+    assert [r["text"] for r in harness.slack.responses] == [
+        "Only members of Finance or its manager can snooze this reminder."
+    ] * 2
+    with harness.services.uow() as uow:
+        ob = uow.session.get(Obligation, ob_id)
+        assert ob is not None and ob.snoozed_until is None and not ob.detail.get("snoozed_by")
+
+    snooze(harness, ob_id, "U0FINMGR")  # the team's manager
+    with harness.services.uow() as uow:
+        ob = uow.session.get(Obligation, ob_id)
+        assert ob is not None and ob.detail.get("snoozed_by") == "U0FINMGR"
+
+
+def snooze(h: Harness, obligation_id: int, user: str) -> None:
+    payload = load_payload("block_actions.message_button.json")
+    payload["user"] = {"id": user, "username": user, "team_id": "T111"}
+    payload["response_url"] = h.slack.response_url
+    payload["actions"] = [
+        {
+            "type": "button",
+            "action_id": "snooze_reminder",
+            "block_id": "b",
+            "value": str(obligation_id),
+            "text": {"type": "plain_text", "text": "Snooze"},
+            "action_ts": "1.2",
+        }
+    ]
+    assert h.interact(payload).status == 200
