@@ -436,7 +436,9 @@ def bench_burst(sizes: list[int], vendor_seconds: float, database_url: str | Non
                 hubspot.add_deal(deal, name=f"Burst deal {n}")
                 handoff_id, _ = services.handoffs.start_manual(deal, SELLER)
                 handoff_ids.append(handoff_id)
-            time.sleep(0.5)
+            # The forms take minutes to fill in: by the time they are submitted, the jobs their
+            # creation queued (CRM snapshot, deal history) have run.
+            _wait_idle(services)
             for handoff_id in handoff_ids:
                 services.handoffs.submit(
                     handoff_id, SELLER, body, schema_version=SPEC.schema_version, account_name=""
@@ -467,6 +469,15 @@ def _wait_delivered(services: Any, ids: list[int], since: float) -> tuple[float,
             records_at = time.monotonic() - since
         time.sleep(0.05)
     return threads_at or float("nan"), records_at or float("nan")
+
+
+def _wait_idle(services: Any, seconds: float = 600) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with services.uow() as unit:
+            if unit.repo.next_due_at() is None:
+                return
+        time.sleep(0.2)
 
 
 def _reset_postgres(url: str) -> None:

@@ -40,8 +40,8 @@ DEFAULT = "default"
 
 DEFAULT_LIMITS: dict[str, VendorLimit] = {
     SLACK: VendorLimit(concurrency=8, per_minute=6000, burst=50),
-    "hubspot": VendorLimit(concurrency=4, per_minute=1140, burst=190),
-    "asana": VendorLimit(concurrency=8, per_minute=1500, burst=50),
+    "hubspot": VendorLimit(concurrency=10, per_minute=1140, burst=190),
+    "asana": VendorLimit(concurrency=12, per_minute=1500, burst=50),  # 15 writes in flight max
     "jira": VendorLimit(concurrency=4, per_minute=600, burst=20),
     "quickbooks": VendorLimit(concurrency=8, per_minute=500, burst=10),
     "xero": VendorLimit(concurrency=4, per_minute=60, burst=5),
