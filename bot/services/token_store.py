@@ -9,10 +9,9 @@ token the holder stored.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -28,20 +27,10 @@ log = logging.getLogger(__name__)
 LEASE_TTL = timedelta(seconds=120)
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class SqlTokenStore:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        *,
-        now: Callable[[], datetime] = _wall_clock,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, *, leases: Leases | None = None) -> None:
         self._uow = uow
-        self._leases = Leases(uow, now=now, sleep=sleep)
+        self._leases = leases or Leases(uow)
 
     @contextmanager
     def locked(self, provider: str, account: str) -> Iterator[None]:
