@@ -128,8 +128,6 @@ class OutboxWorker:
             uow.commit()
         return contexts
 
-    _claim = claim  # the name older tests use for "claimed, then the process died"
-
     def perform(self, ctx: JobContext) -> None:
         handler = self.handlers.get(ctx.action)
         if handler is None:

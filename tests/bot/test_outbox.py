@@ -157,7 +157,7 @@ def test_outbox_expired_lease_is_reclaimed_as_uncertain(uow_factory: UnitOfWorkF
     clock = FakeClock(START)
     enqueue(uow_factory)
     crashed = worker(uow_factory, lambda ctx: None, clock, name="crashed")
-    crashed._claim(10)  # claimed, then the process died before performing it
+    crashed.claim(10)  # claimed, then the process died before performing it
     seen: list[bool] = []
 
     def record(ctx: JobContext) -> None:
