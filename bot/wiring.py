@@ -36,6 +36,7 @@ from integrations.registry import VendorContext
 from storage.db import create_engine_for, session_factory
 from storage.migrate import upgrade
 from storage.notify import outbox_listener
+from storage.sqlite_gate import mark_background_thread
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,9 @@ def build_services(
         # Small on purpose: they share the GIL with the threads that answer Slack, and a
         # views.open is quick; what waits on a vendor goes to `background`.
         interactions = ThreadPoolExecutor(max_workers=4, thread_name_prefix="slack-ui")
-        background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="background")
+        background = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="background", initializer=mark_background_thread
+        )
     obligations = ObligationBook(org)
     home = HomeService(uow_factory=uow, org=org, messenger=messenger, clock=clock, teams=teams)
     handoffs = HandoffService(

@@ -8,7 +8,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import sqlite_gate
+
 DEFAULT_DATABASE_URL = "sqlite:///handoff.sqlite3"
+SQLITE_BUSY_SECONDS = 30  # how long a transaction waits for SQLite's single writer
 
 
 def normalise_url(url: str) -> str:
@@ -41,12 +44,15 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("max_overflow", 30 if sqlite else 20)
     if sqlite:
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+            **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take it over so that writers
-        # serialise from their first statement (BEGIN IMMEDIATE) instead of failing at commit.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # serialise from their first statement (BEGIN IMMEDIATE) instead of failing at commit,
+        # queued in this process rather than in SQLite's busy handler.
+        sqlite_gate.install(engine, timeout=SQLITE_BUSY_SECONDS)
         return engine
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     event.listen(engine, "handle_error", _without_row_detail)
@@ -75,7 +81,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.close()
 
 

@@ -28,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 from bot.services.ports import Clock
 from integrations.ports import VendorError, VendorOutcomeUnknown
 from storage.models import OutboxJob, OutboxStatus
+from storage.sqlite_gate import mark_background_thread
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -275,7 +276,11 @@ class OutboxRunner:
         self._lock = threading.Lock()
         self._running = dict.fromkeys(self.lanes, 0)
         self._pools: dict[str, Executor] = {
-            lane: ThreadPoolExecutor(max_workers=cap, thread_name_prefix=f"outbox-{lane}")
+            lane: ThreadPoolExecutor(
+                max_workers=cap,
+                thread_name_prefix=f"outbox-{lane}",
+                initializer=mark_background_thread,  # people's requests go first
+            )
             for lane, cap in self.lanes.items()
         }
         self._threads: list[threading.Thread] = []
@@ -309,6 +314,7 @@ class OutboxRunner:
             pool.shutdown(wait=True, cancel_futures=False)
 
     def _loop(self) -> None:
+        mark_background_thread()
         while not self._stop.is_set():
             self._wake.clear()
             try:
