@@ -61,9 +61,12 @@ def whole_contract(
 def instalment(
     billing: BillingTerms, amount: Decimal, count: int, description: str
 ) -> tuple[InvoiceLine, ...]:
-    """The lines of each of `count` equal instalments of `amount`; () when none bill it exactly."""
+    """The lines of each of `count` equal instalments of `amount`; () when none bill it exactly.
+
+    Whatever the caller passes, lines are only returned when they add up to `amount`.
+    """
     lines = _contract_lines(billing, description)
-    if not lines or amount * count != billing.contract_value:
+    if not lines:
         return ()
     if _bills_exactly(lines, amount, billing.currency):
         return lines  # priced per period: every instalment bills the lines as sold

@@ -139,3 +139,40 @@ def test_a_discount_without_lines_is_the_list_price_less_the_discount(
 
     assert lines == (expected,)
     assert expected.net == plan(billing, "Acme", "test")[0].amount
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # A price finer than the currency: 8 x 0.125 is 1.00, but no vendor prices 0.125 pence.
+        SoldLine(description="Calls", quantity=Decimal(8), unit_price=Decimal("0.125")),
+        # More discount than price: a negative line would hide a wrong total.
+        SoldLine(
+            description="Credit",
+            quantity=Decimal(1),
+            unit_price=Decimal("1.00"),
+            discount=Decimal("2.00"),
+        ),
+    ],
+)
+def test_lines_no_vendor_could_bill_leave_one_line_for_the_value(line: SoldLine) -> None:
+    value = Decimal("13200.00")
+    rest = SoldLine(description="Licence", quantity=Decimal(1), unit_price=value - line.net)
+    billing = terms("one_off", contract_value=value, lines=(line, rest))
+    assert sum(sold.net for sold in billing.lines) == billing.contract_value
+
+    assert lines_of(billing) == [()]
+
+
+def test_a_discount_that_does_not_share_into_whole_units_leaves_one_line_each() -> None:
+    # 1,000.01 off over four quarters is 250.0025 a quarter: no exact discount line.
+    billing = terms(
+        "quarterly", contract_value=Decimal("12000.00"), discount_amount=Decimal("1000.04")
+    )
+    assert lines_of(billing) != [()]  # 250.01 a quarter shares exactly
+
+    uneven = terms(
+        "quarterly", contract_value=Decimal("12000.00"), discount_amount=Decimal("1000.01")
+    )
+
+    assert lines_of(uneven) == [()]
