@@ -83,6 +83,11 @@ def discount_of(lines: tuple[InvoiceLine, ...]) -> Decimal:
     return sum((line.discount for line in lines), ZERO)
 
 
+def wire_quantity(value: Decimal) -> int | Decimal:
+    """A quantity as the vendors' bodies carry it: whole numbers as integers (12, not 12.00)."""
+    return int(value) if value == value.to_integral_value() else value
+
+
 def sold_text(line: SoldLine, currency: str) -> str:
     """'12 x GBP 1,000.00 less GBP 1,200.00': a line's quantity, price and discount as sold."""
     text = f"{line.quantity.normalize():f} x {_money(line.unit_price, currency)}"

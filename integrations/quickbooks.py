@@ -38,7 +38,7 @@ from integrations.finance_text import (
     money,
 )
 from integrations.http import VendorHttp
-from integrations.invoice_lines import InvoiceLine, discount_of
+from integrations.invoice_lines import InvoiceLine, discount_of, wire_quantity
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
     ESTIMATED_MODELS,
@@ -377,7 +377,7 @@ class _Bodies:
         """A SalesItemLine: QBO checks that Amount is Qty x UnitPrice."""
         detail: dict[str, Any] = {
             "ItemRef": {"value": self.config.item_ref},
-            "Qty": quantity(line.quantity),
+            "Qty": wire_quantity(line.quantity),
             "UnitPrice": line.unit_price,
         }
         if self.config.tax_code_ref:
@@ -439,11 +439,6 @@ def customer_memo(billing: BillingTerms, discount_here: Decimal = Decimal(0)) ->
         else:
             parts.append(f"Includes the agreed discount of {amount}.")
     return " ".join(part for part in parts if part)
-
-
-def quantity(value: Decimal) -> int | Decimal:
-    """A quantity as QBO reads it: whole numbers as integers (12, not 12.00)."""
-    return int(value) if value == value.to_integral_value() else value
 
 
 def private_note(brief: HandoffBrief, billing: BillingTerms, tag: str) -> str:

@@ -37,7 +37,7 @@ from integrations.billing import (
 )
 from integrations.finance_text import address_lines, finance_note, money
 from integrations.http import VendorHttp
-from integrations.invoice_lines import InvoiceLine, discount_of
+from integrations.invoice_lines import InvoiceLine, discount_of, wire_quantity
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
     ESTIMATED_MODELS,
@@ -391,7 +391,7 @@ class _Bodies:
         """One line item; Xero bills Quantity x UnitAmount less DiscountAmount."""
         item: dict[str, Any] = {
             "Description": line.description,
-            "Quantity": quantity(line.quantity),
+            "Quantity": wire_quantity(line.quantity),
             "UnitAmount": line.unit_price,
             "AccountCode": self.config.account_code,
         }
@@ -400,11 +400,6 @@ class _Bodies:
         if self.config.tax_type:
             item["TaxType"] = self.config.tax_type
         return item
-
-
-def quantity(value: Decimal) -> int | Decimal:
-    """A quantity as written on the line: whole numbers as integers (12, not 12.00)."""
-    return int(value) if value == value.to_integral_value() else value
 
 
 def web_url(app_url: str | None, kind: str, external_id: str) -> str | None:
