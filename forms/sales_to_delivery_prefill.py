@@ -239,7 +239,7 @@ def _sold_lines(
 
 def _sold_row(item: Mapping[str, Any], currency: str, *, full: bool) -> str | None:
     """'12 x Analytics licence at 1,000.00 less 1,200.00 = 10,800.00, monthly', or None when
-    the CRM gives no price for the line."""
+    the CRM gives the line no price, or one finer than the currency."""
     name = _one_line(item.get("name")) or "Line item"
     quantity = Decimal(str(item.get("quantity") or 1))
     discount = Decimal(str(item.get("discount") or 0))
@@ -254,6 +254,8 @@ def _sold_row(item: Mapping[str, Any], currency: str, *, full: bool) -> str | No
             name, quantity, unit = f"{name} ({quantity.normalize():f} units)", Decimal(1), gross
     else:
         return None
+    if money_places_problem(unit, currency) or money_places_problem(discount, currency):
+        return None  # written to the currency's decimals it would be another price
     places = minor_units(currency)
     text = f"{quantity.normalize():f} x {name} at {unit:,.{places}f}"
     if discount:

@@ -145,12 +145,18 @@ def test_a_line_item_without_a_unit_price_is_priced_from_its_total() -> None:
 
 def test_unpriced_or_overlong_line_items_prefill_no_lines() -> None:
     unpriced = [*FULL_CRM["line_items"], {"name": "Extra", "quantity": Decimal(1)}]
+    # 0.125 written to two decimals would be 0.13: another price (rows long enough that only
+    # the short form, without the total that would give it away, fits).
+    fine = [
+        *({"name": f"Module {n} " + "y" * 40, "unit_price": Decimal(100)} for n in range(6)),
+        {"name": "Calls", "quantity": Decimal(8), "unit_price": Decimal("0.125")},
+    ]
     many = [
         {"name": f"Module {n} " + "y" * 40, "quantity": 1, "unit_price": Decimal(100)}
         for n in range(12)
     ]
 
-    for items in (unpriced, many):
+    for items in (unpriced, fine, many):
         values = prefill_values(**{**FULL_CRM, "line_items": items})
         assert F.SOLD_LINES not in values
         assert F.DELIVERABLES in values  # delivery still gets one deliverable per line item
