@@ -140,15 +140,17 @@ def _share(line: InvoiceLine, billing: BillingTerms, count: int) -> InvoiceLine 
 
 
 def _bills_exactly(lines: tuple[InvoiceLine, ...], amount: Decimal, currency: str) -> bool:
-    """Whether the lines add up to `amount`, each in whole minor units and none negative."""
-    if not lines:
-        return False
+    """Whether the lines add up to `amount`, each in whole minor units and none negative.
+
+    (Quantities are positive already: SoldLine refuses anything else, and a share keeps the
+    line's quantity or bills it as 1.)
+    """
     exact = all(
         _whole_units(value, currency)
         for line in lines
         for value in (line.unit_price, line.gross, line.discount)
     )
-    sane = all(line.quantity > 0 and ZERO <= line.discount <= line.gross for line in lines)
+    sane = all(ZERO <= line.discount <= line.gross for line in lines)
     return exact and sane and sum((line.net for line in lines), ZERO) == amount
 
 

@@ -1,4 +1,9 @@
-"""How the deal's lines as sold and the instalment plan combine on each planned document."""
+"""How the deal's lines as sold and the instalment plan combine on each planned document.
+
+Mutants of integrations/invoice_lines.py left alive are equivalent: `sum(..., ZERO)` without its
+start value (a Decimal plus the int 0 is the same Decimal, and an empty sum of 0 reads as "no
+discount" either way).
+"""
 
 from __future__ import annotations
 
@@ -83,9 +88,15 @@ def test_lines_for_the_whole_contract_become_equal_shares_of_each_instalment() -
 
 
 def test_a_share_whose_unit_price_does_not_divide_bills_the_line_share_once() -> None:
-    # 2 x 1,000.02 over 4 quarters: 250.005 a unit is no price, 500.01 a quarter is.
-    odd = SoldLine(description="Seats", quantity=Decimal(2), unit_price=Decimal("1000.02"))
-    billing = terms("quarterly", contract_value=Decimal("2000.04"), lines=(odd,))
+    # 2 x 1,000.02 less 0.04 over 4 quarters: 250.005 a unit is no price; 500.01 less 0.01 a
+    # quarter is.
+    odd = SoldLine(
+        description="Seats",
+        quantity=Decimal(2),
+        unit_price=Decimal("1000.02"),
+        discount=Decimal("0.04"),
+    )
+    billing = terms("quarterly", contract_value=Decimal("2000.00"), lines=(odd,))
 
     [template] = plan(billing, "Acme", "test")
 
@@ -94,9 +105,11 @@ def test_a_share_whose_unit_price_does_not_divide_bills_the_line_share_once() ->
     assert (line.quantity, line.unit_price, line.discount) == (
         Decimal(1),
         Decimal("500.01"),
-        Decimal(0),
+        Decimal("0.01"),
     )
-    assert line.description.startswith("Seats (sold as 2 x GBP 1,000.02; billed in 4 quarterly")
+    assert line.description.startswith(
+        "Seats (sold as 2 x GBP 1,000.02 less GBP 0.04; billed in 4 quarterly"
+    )
 
 
 def test_shares_that_are_not_whole_minor_units_leave_one_line_per_instalment() -> None:
@@ -176,3 +189,53 @@ def test_a_discount_that_does_not_share_into_whole_units_leaves_one_line_each() 
     )
 
     assert lines_of(uneven) == [()]
+
+
+def test_yen_lines_are_whole_yen_or_not_itemised() -> None:
+    # JPY has no minor unit: 10 x 1,001 yen over four quarters shares as 2,502.5 yen, which no
+    # invoice can bill (though the 10,012 yen contract splits evenly), while 10 x 1,000 yen
+    # shares as 10 x 250.
+    odd = SoldLine(description="Seats", quantity=Decimal(10), unit_price=Decimal(1001))
+    fee = SoldLine(description="Fee", quantity=Decimal(1), unit_price=Decimal(2))
+    even = SoldLine(description="Seats", quantity=Decimal(10), unit_price=Decimal(1000))
+
+    uneven = terms("quarterly", currency="JPY", contract_value=Decimal(10012), lines=(odd, fee))
+    shared = terms("quarterly", currency="JPY", contract_value=Decimal(10000), lines=(even,))
+
+    assert lines_of(uneven) == [()]
+    [[line]] = lines_of(shared)
+    assert (line.quantity, line.unit_price) == (Decimal(10), Decimal(250))
+    assert "(sold as 10 x JPY 1,000; billed in 4 quarterly instalments)" in line.description
+
+
+def test_a_half_yen_price_is_not_itemised() -> None:
+    half = SoldLine(description="Calls", quantity=Decimal(2), unit_price=Decimal("0.5"))
+    rest = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal(9999))
+    billing = terms("one_off", currency="JPY", contract_value=Decimal(10000), lines=(half, rest))
+
+    assert lines_of(billing) == [()]
+
+
+def test_shares_are_checked_line_by_line_before_they_are_billed() -> None:
+    # A line priced below nothing (more discount than price) still adds up with the others: its
+    # quarter would be a negative line, so nothing is itemised.
+    credit = SoldLine(
+        description="Credit",
+        quantity=Decimal(1),
+        unit_price=Decimal("400.00"),
+        discount=Decimal("800.00"),
+    )
+    licence = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal("12400.00"))
+    negative = terms("quarterly", contract_value=Decimal("12000.00"), lines=(credit, licence))
+    # A free line whose discount does not share into whole pence is not silently dropped.
+    free = SoldLine(
+        description="Free onboarding",
+        quantity=Decimal(1),
+        unit_price=Decimal("1000.01"),
+        discount=Decimal("1000.01"),
+    )
+    licence = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal("12000.00"))
+    dropped = terms("quarterly", contract_value=Decimal("12000.00"), lines=(free, licence))
+
+    assert lines_of(negative) == [()]
+    assert lines_of(dropped) == [()]
