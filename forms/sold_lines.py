@@ -78,7 +78,8 @@ def check_totals(
     total = sum((line.net for line in lines), Decimal(0))
     step = STEP_MONTHS.get(schedule)
     periods = term_periods(term[0], term[1], step) if step and term else 1
-    per_instalment = periods > 1 and total * periods == value
+    # (With one period this is the whole-contract rule again.)
+    per_instalment = total * periods == value
     if total != value and not per_instalment:
         each = f" or {periods} x {_money(value / periods, currency)}" if periods > 1 else ""
         raise form_error(
@@ -138,7 +139,7 @@ def _amount(n: int, text: str, currency: str) -> Decimal:
         if code != currency:
             raise form_error(f"Line {n}: the contract is in {currency}, not {code}")
     if not _AMOUNT.match(digits):
-        raise form_error(clip(f"Line {n}: “{text[:40]}” is not an amount like 1,000.00"))
+        raise form_error(clip(f"Line {n}: “{text}” is not an amount like 1,000.00"))
     amount = Decimal(digits.replace(",", ""))
     problem = places_problem(amount, currency)
     if problem:

@@ -66,16 +66,10 @@ def instalment(
     Whatever the caller passes, lines are only returned when they add up to `amount`.
     """
     lines = _contract_lines(billing, description)
-    if not lines:
-        return ()
     if _bills_exactly(lines, amount, billing.currency):
         return lines  # priced per period: every instalment bills the lines as sold
-    if sum((line.net for line in lines), ZERO) != billing.contract_value:
-        return ()
     shares = tuple(_share(line, billing, count) for line in lines)
-    exact = all(share is not None for share in shares)
-    kept = tuple(share for share in shares if share is not None)
-    return kept if exact and _bills_exactly(kept, amount, billing.currency) else ()
+    return shares if _bills_exactly(shares, amount, billing.currency) else ()
 
 
 def discount_of(lines: tuple[InvoiceLine, ...]) -> Decimal:
@@ -110,12 +104,9 @@ def _contract_lines(billing: BillingTerms, description: str) -> tuple[InvoiceLin
     return ()
 
 
-def _share(line: InvoiceLine, billing: BillingTerms, count: int) -> InvoiceLine | None:
-    """1/count of a line priced for the whole contract, or None when it is not whole units."""
+def _share(line: InvoiceLine, billing: BillingTerms, count: int) -> InvoiceLine:
+    """1/count of a line priced for the whole contract (checked with the others afterwards)."""
     currency = billing.currency
-    discount = line.discount / count
-    if not _whole_units(discount, currency):
-        return None
     if billing.lines:
         sold = SoldLine(
             description=line.description,
@@ -129,14 +120,11 @@ def _share(line: InvoiceLine, billing: BillingTerms, count: int) -> InvoiceLine 
         )
     else:
         description = line.description  # the list-price line: the document's own description
-    price = line.unit_price / count
+    price, discount = line.unit_price / count, line.discount / count
     if _whole_units(price, currency):
         # Seats at a yearly price billed monthly read as the same seats at a monthly price.
         return InvoiceLine(description, line.quantity, price, discount)
-    gross = line.gross / count
-    if not _whole_units(gross, currency):
-        return None
-    return InvoiceLine(description, Decimal(1), gross, discount)
+    return InvoiceLine(description, Decimal(1), line.gross / count, discount)
 
 
 def _bills_exactly(lines: tuple[InvoiceLine, ...], amount: Decimal, currency: str) -> bool:

@@ -1,4 +1,8 @@
-"""The lines as sold: prefilled from the CRM, checked in the modal, handed to finance as lines."""
+"""The lines as sold: prefilled from the CRM, checked in the modal, handed to finance as lines.
+
+Mutants of forms/sold_lines.py left alive are equivalent: `sum(..., Decimal(0))` without its
+start value (a Decimal plus the int 0 is the same Decimal).
+"""
 
 from __future__ import annotations
 
@@ -49,13 +53,51 @@ def test_crm_line_items_reach_finance_as_priced_lines() -> None:
     assert terms.discount_amount == Decimal("1200.00")
 
 
-@pytest.mark.parametrize("text", [WHOLE, PER_QUARTER])
+@pytest.mark.parametrize(
+    ("text", "overrides"),
+    [
+        (WHOLE, {}),
+        (PER_QUARTER, {}),
+        # Bullets, currency codes (with or without a space), totals, and a free line.
+        (
+            "- 10 x Analytics licence at GBP 10,000.00 less GBP10,000.00 = GBP 90,000.00\n"
+            "- 1 x Onboarding at 10,000.00\n"
+            "- 1 x Free workshop at 500.00 less 500.00",
+            {F.DISCOUNT_AMOUNT: "10500"},
+        ),
+        # Two quarters, priced per quarter.
+        (
+            "10 x Licence at 5,000.00 less 5,000.00\n1 x Onboarding at 5,000.00",
+            {F.TERM_END: "2027-09-11", F.FIRST_INVOICE_DATE: "2027-03-12"},
+        ),
+    ],
+)
 def test_lines_for_the_contract_or_for_one_instalment_are_accepted(
-    sales_values: dict[str, Any], text: str
+    sales_values: dict[str, Any], text: str, overrides: dict[str, Any]
 ) -> None:
-    form = SPEC.parse({**sales_values, F.SOLD_LINES: text})
+    form = SPEC.parse({**sales_values, **overrides, F.SOLD_LINES: text})
 
     assert isinstance(form, SalesToDeliveryForm), form
+    lines = BillingTerms.model_validate(billing(form)).lines
+    assert len(lines) == len(text.splitlines())
+
+
+def test_yen_lines_with_currency_codes_reach_finance(sales_values: dict[str, Any]) -> None:
+    values = {
+        **sales_values,
+        F.CURRENCY: "JPY",
+        F.CONTRACT_VALUE: "100000",
+        F.SOLD_LINES: "10 x Licence at JPY 10,000 less JPY 10,000\n1 x Onboarding at JPY 10,000",
+    }
+    form = SPEC.parse(values)
+    assert isinstance(form, SalesToDeliveryForm), form
+
+    lines = BillingTerms.model_validate(billing(form)).lines
+
+    assert [(line.unit_price, line.discount) for line in lines] == [
+        (Decimal(10000), Decimal(10000)),
+        (Decimal(10000), Decimal(0)),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -81,6 +123,19 @@ def test_lines_for_the_contract_or_for_one_instalment_are_accepted(
             "The lines come to GBP 90,000.00, not the contract value (GBP 100,000.00 or 4 x "
             "GBP 25,000.00). Fix a line or the value, or clear the lines",
         ),
+        ("0 x Licence at 100,000.00", "Line 1: the quantity must be more than 0"),
+        (
+            "1 x Onboarding at 10,000.00\n10 x Licence at 10,000.00 less 1,00",
+            "Line 2: “1,00” is not an amount like 1,000.00",
+        ),
+        (
+            "1 x Onboarding at 10,000.00\n10 x Licence at 10,000.00 = 9,0000.00",
+            "Line 2: “9,0000.00” is not an amount like 1,000.00",
+        ),
+        (
+            "1 x Licence at 100,000.00 = 90,000.00",
+            "Line 1: 1 x GBP 100,000.00 is GBP 100,000.00, not GBP 90,000.00",
+        ),
         (
             "10 x Licence at 10,000.00 less 5,000.00\n1 x Onboarding at 5,000.00",
             "The lines' discounts come to GBP 5,000.00, but the discount amount below is "
@@ -94,6 +149,26 @@ def test_lines_that_finance_could_not_bill_are_refused_next_to_the_field(
     errors = _errors({**sales_values, F.SOLD_LINES: text})
 
     assert errors == {F.SOLD_LINES: message}
+
+
+def test_one_off_lines_must_come_to_the_value(sales_values: dict[str, Any]) -> None:
+    values = {**sales_values, F.SCHEDULE: "one_off", F.SOLD_LINES: "1 x Licence at 90,000.00"}
+
+    assert _errors(values) == {
+        F.SOLD_LINES: "The lines come to GBP 90,000.00, not the contract value (GBP 100,000.00). "
+        "Fix a line or the value, or clear the lines"
+    }
+
+
+def test_yen_rows_must_be_whole_yen(sales_values: dict[str, Any]) -> None:
+    values = {
+        **sales_values,
+        F.CURRENCY: "JPY",
+        F.CONTRACT_VALUE: "100000",
+        F.SOLD_LINES: "1.5 x Calls at 3",
+    }
+
+    assert _errors(values) == {F.SOLD_LINES: "Line 1: 1.5 x JPY 3 is 4.5, not a whole JPY amount"}
 
 
 def test_line_discounts_need_the_discount_amount(sales_values: dict[str, Any]) -> None:

@@ -239,3 +239,22 @@ def test_shares_are_checked_line_by_line_before_they_are_billed() -> None:
 
     assert lines_of(negative) == [()]
     assert lines_of(dropped) == [()]
+
+
+def test_yen_lines_priced_per_instalment_are_whole_yen_or_not_itemised() -> None:
+    # 2,500 yen a quarter, but 2 x 0.5 yen is no price a yen invoice can carry.
+    half = SoldLine(description="Calls", quantity=Decimal(2), unit_price=Decimal("0.5"))
+    rest = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal(2499))
+    billing = terms("quarterly", currency="JPY", contract_value=Decimal(10000), lines=(half, rest))
+
+    assert lines_of(billing) == [()]
+
+
+def test_a_yen_share_whose_unit_price_is_not_whole_bills_the_line_share_once() -> None:
+    # 4 x 1,001 yen over four quarters: 250.25 yen a unit is no price, 1,001 yen a quarter is.
+    seats = SoldLine(description="Seats", quantity=Decimal(4), unit_price=Decimal(1001))
+    billing = terms("quarterly", currency="JPY", contract_value=Decimal(4004), lines=(seats,))
+
+    [[line]] = lines_of(billing)
+
+    assert (line.quantity, line.unit_price) == (Decimal(1), Decimal(1001))

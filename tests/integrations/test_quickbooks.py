@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from integrations import quickbooks
-from integrations.ports import BillingSchedule, ThreadComment, VendorRejected
+from integrations.ports import BillingSchedule, SoldLine, ThreadComment, VendorRejected
 from integrations.registry import VendorContext, build_finance
 from tests.integrations.fakes import (
     CLIENT_ID,
@@ -575,6 +575,19 @@ def test_quickbooks_lines_as_sold_are_the_invoice_lines_with_a_discount_line(
     }
     # Never a different total than agreed: the lines bill exactly the plan's amount.
     assert qbo_total(document) == Decimal(billed)
+
+
+def test_quickbooks_quantities_are_sent_as_sold_whole_or_fractional(qbo: Harness) -> None:
+    days = SoldLine(description="Consulting", quantity=Decimal("1.5"), unit_price=Decimal(1000))
+    licence = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal(11000))
+    brief = make_brief("one_off", lines=(days, licence))
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [post] = qbo.posts("/invoice")
+    assert '"Qty":1.50,"UnitPrice":1000.00' in raw(post)
+    assert '"Qty":1,"UnitPrice":11000.00' in raw(post)
+    assert qbo_total(wire(post)) == Decimal("12500.00")
 
 
 def test_quickbooks_milestones_bill_one_line_each_and_state_the_discount(qbo: Harness) -> None:

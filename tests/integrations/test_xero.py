@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from integrations import xero
-from integrations.ports import BillingSchedule, CreatedRecord, ThreadComment, VendorRejected
+from integrations.ports import (
+    BillingSchedule,
+    CreatedRecord,
+    SoldLine,
+    ThreadComment,
+    VendorRejected,
+)
 from integrations.registry import VendorContext
 from tests.integrations.fakes import (
     CLIENT_ID,
@@ -630,6 +636,19 @@ def test_xero_lines_as_sold_are_the_line_items_with_their_discounts(
     ]
     # Never a different total than agreed: the lines bill exactly the plan's amount.
     assert xero_total(document) == Decimal(billed)
+
+
+def test_xero_quantities_are_sent_as_sold_whole_or_fractional(xro: Harness) -> None:
+    days = SoldLine(description="Consulting", quantity=Decimal("1.5"), unit_price=Decimal(1000))
+    licence = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal(11000))
+    brief = make_brief("one_off", lines=(days, licence))
+
+    xro.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [put] = xro.calls("PUT", "/Invoices")
+    assert '"Quantity":1.50,"UnitAmount":1000.00' in raw(put)
+    assert '"Quantity":1,"UnitAmount":11000.00' in raw(put)
+    assert xero_total(wire(put)) == Decimal("12500.00")
 
 
 def test_xero_milestones_bill_one_line_each_and_state_the_discount(xro: Harness) -> None:
