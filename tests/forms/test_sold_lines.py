@@ -160,6 +160,19 @@ def test_one_off_lines_must_come_to_the_value(sales_values: dict[str, Any]) -> N
     }
 
 
+def test_a_two_quarter_term_offers_both_ways_to_price_the_lines(
+    sales_values: dict[str, Any],
+) -> None:
+    values = {
+        **sales_values,
+        F.TERM_END: "2027-09-11",
+        F.FIRST_INVOICE_DATE: "2027-03-12",
+        F.SOLD_LINES: "1 x Licence at 90,000.00",
+    }
+
+    assert "(GBP 100,000.00 or 2 x GBP 50,000.00)" in _errors(values)[F.SOLD_LINES]
+
+
 def test_yen_rows_must_be_whole_yen(sales_values: dict[str, Any]) -> None:
     values = {
         **sales_values,
