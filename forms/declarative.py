@@ -133,7 +133,17 @@ class DeclarativeForm(Generic[M]):
         save = ButtonElement(
             text=PlainTextObject(text="Save draft"), action_id=ActionId.SAVE_DRAFT, value=self.kind
         )
-        blocks.append(ActionsBlock(block_id=BlockId.DRAFT_ACTIONS, elements=[save]))
+        buttons = [save]
+        if not whole and step > 1:
+            # Slack modals have one submit button: going back is an actions-block button whose
+            # listener keeps what this step holds in the draft and shows the step before.
+            back = ButtonElement(
+                text=PlainTextObject(text=f"Back to step {step - 1}"),
+                action_id=ActionId.STEP_BACK,
+                value=str(step),
+            )
+            buttons = [back, save]
+        blocks.append(ActionsBlock(block_id=BlockId.DRAFT_ACTIONS, elements=buttons))
         name = values.get(self.name_field)
         return View(
             type="modal",

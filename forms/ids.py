@@ -24,6 +24,7 @@ class ActionId(StrEnum):
     VALUE = "value"
     SCHEDULE_CHANGED = "schedule_changed"
     SAVE_DRAFT = "save_draft"
+    STEP_BACK = "step_back"
 
 
 class BlockId(StrEnum):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from forms import sold_lines
 from forms.base import FormValues
 from forms.declarative import DeclarativeForm
 from forms.display import EMPTY
@@ -122,6 +123,15 @@ def billing(form: SalesToDeliveryForm) -> dict[str, Any]:
         "discounts": form.discounts,
         "discount_amount": form.discount_amount,
         "sold_lines": form.sold_lines,
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+            }
+            for line in sold_lines.parse_or_empty(form.sold_lines, form.currency)
+        ],
         "contract_url": form.contract_url,
         "milestones": milestones,
         "billing_model": form.billing_model,

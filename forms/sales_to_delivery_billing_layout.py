@@ -13,6 +13,7 @@ from forms.layout import Field, Kind, Row, Section
 from forms.lines import MILESTONE_FORMAT
 from forms.money import choices_from, format_money
 from forms.sales_to_delivery_model import PAYMENT_TERMS_DAYS, SalesToDeliveryForm
+from forms.sold_lines import SOLD_LINE_FORMAT
 
 BILLING_MODELS = (
     ("fixed", "Fixed price"),
@@ -155,8 +156,13 @@ BILLING = Section(
             F.SOLD_LINES,
             "Lines as sold",
             Kind.MULTILINE,
-            hint="Prefilled from the deal's line items: finance prices the invoices from these.",
-            placeholder="12 x Analytics licence at GBP 1,000.00 = GBP 12,000.00",
+            hint=(
+                f"One per line, in the contract currency: {SOLD_LINE_FORMAT}. They become the "
+                "invoice lines, so they must add up to the contract value (or one instalment)."
+            ),
+            placeholder=(
+                "12 x Analytics licence at 1,000.00 less 1,200.00\n1 x Onboarding at 3,000.00"
+            ),
         ),
         Field(
             F.BILLING_IN_ARREARS,

@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from forms import billing_models
+from forms import billing_models, sold_lines
 from forms.billing_models import ARREARS_GRACE_DAYS
 from forms.display import fmt_date
 from forms.errors import form_error
@@ -219,6 +219,27 @@ class SalesToDeliveryForm(BaseModel):
             )
         return milestones
 
+    @field_validator("sold_lines")
+    @classmethod
+    def _sold_lines_bill_the_value(cls, text: str | None, info: ValidationInfo) -> str | None:
+        """Each row priced exactly, and together the contract value (or each instalment)."""
+        currency, value = info.data.get("currency"), info.data.get("contract_value")
+        if not text or currency is None or _stored_before(info, 3):
+            return text
+        lines = sold_lines.parse(text, currency)
+        if value is None or "discount_amount" not in info.data:
+            return text  # the value or the discount has its own error
+        start, end = info.data.get("term_start"), info.data.get("term_end")
+        sold_lines.check_totals(
+            lines,
+            value=value,
+            currency=currency,
+            schedule=str(info.data.get("schedule")),
+            term=(start, end) if start is not None and end is not None else None,
+            discount_amount=info.data["discount_amount"],
+        )
+        return text
+
     @field_validator(*billing_models.TERM_FIELDS)
     @classmethod
     def _billing_model_terms(cls, value: Any, info: ValidationInfo) -> Any:
@@ -313,7 +334,7 @@ class SalesToDeliveryForm(BaseModel):
         return risks
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NOT_ASKED = "Not asked: submitted before the form had this question"
 
 

@@ -10,11 +10,12 @@ from typing import Any, NamedTuple
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from forms import limits
+from forms import limits, sold_lines
 from forms.base import FormValues
 from forms.ids import KEY_CONTACT_BLOCKS, KEY_CONTACT_PARTS
 from forms.ids import SalesToDeliveryField as F
-from forms.money import format_money, is_currency_code
+from forms.money import is_currency_code, minor_units
+from forms.money import places_problem as money_places_problem
 
 DEFAULT_PAYMENT_TERMS = "30"
 # Job-title words that suggest who plays which part; earlier words are stronger hints.
@@ -191,19 +192,19 @@ def _from_line_items(items: Sequence[Mapping[str, Any]], currency: str | None) -
     if not items:
         return {}
     values: FormValues = {}
-    deliverables, sold = [], []
-    discount = Decimal(0)
+    deliverables = []
     for item in items:
         name = _one_line(item.get("name")) or "Line item"
         quantity = Decimal(str(item.get("quantity") or 1))
         count = f" x {quantity.normalize():f}" if quantity != 1 else ""
         deliverables.append(f"{name}{count}"[:500])
-        sold.append(_sold_line(name, quantity, item, currency))
-        discount += Decimal(str(item.get("discount") or 0))
     values[F.DELIVERABLES] = "\n".join(deliverables)
-    values[F.SOLD_LINES] = "\n".join(sold)[: limits.FINANCE_ESSAY.max_length]
-    if discount > 0:
-        values[F.DISCOUNT_AMOUNT] = format(discount, "f")
+    sold = _sold_lines(items, currency)
+    if sold is not None:
+        text, discount = sold
+        values[F.SOLD_LINES] = text
+        if discount > 0:
+            values[F.DISCOUNT_AMOUNT] = format(discount, "f")
     frequencies = {_one_line(item.get("recurring")).lower() or None for item in items}
     if frequencies == {None}:
         values[F.SCHEDULE] = "one_off"
@@ -214,22 +215,55 @@ def _from_line_items(items: Sequence[Mapping[str, Any]], currency: str | None) -
     return values
 
 
-def _sold_line(name: str, quantity: Decimal, item: Mapping[str, Any], currency: str | None) -> str:
-    """'12 x Analytics licence at 1,000.00 = 10,800.00 (discount 1,200.00), monthly'."""
+def _sold_lines(
+    items: Sequence[Mapping[str, Any]], currency: str | None
+) -> tuple[str, Decimal] | None:
+    """The rows as sold and their discounts in total; None unless every line is priced, each
+    row reads back exactly (forms.sold_lines) and they fit the field: finance bills them."""
+    code = currency or "XXX"  # amounts in no known currency are checked to two decimals
+    limit = limits.FINANCE_ESSAY.max_length
+    for full in (True, False):  # the total and frequency are for reading: dropped to fit
+        rows = [_sold_row(item, code, full=full) for item in items]
+        if any(row is None for row in rows):
+            return None
+        text = "\n".join(row for row in rows if row)
+        if len(text) > limit:
+            continue
+        try:
+            lines = sold_lines.parse(text, code)
+        except ValueError:
+            return None
+        return text, sum((line.discount for line in lines), Decimal(0))
+    return None
 
-    def money(value: object) -> str:
-        amount = Decimal(str(value))
-        return format_money(amount, currency) if currency else f"{amount:,.2f}"
 
-    text = f"{quantity.normalize():f} x {name}"
-    if item.get("unit_price") is not None:
-        text += f" at {money(item['unit_price'])}"
-    if item.get("amount") is not None:
-        text += f" = {money(item['amount'])}"
-    if item.get("discount"):
-        text += f" (discount {money(item['discount'])})"
-    if item.get("recurring"):
-        text += f", {_one_line(item['recurring'])}"
+def _sold_row(item: Mapping[str, Any], currency: str, *, full: bool) -> str | None:
+    """'12 x Analytics licence at 1,000.00 less 1,200.00 = 10,800.00, monthly', or None when
+    the CRM gives the line no price, or one finer than the currency."""
+    name = _one_line(item.get("name")) or "Line item"
+    quantity = Decimal(str(item.get("quantity") or 1))
+    discount = Decimal(str(item.get("discount") or 0))
+    price = item.get("unit_price")
+    if price is not None:
+        unit = Decimal(str(price))
+    elif item.get("amount") is not None:
+        # No unit price: the line's list total is its total plus its discount.
+        gross = Decimal(str(item["amount"])) + discount
+        unit = gross / quantity
+        if money_places_problem(unit, currency):
+            name, quantity, unit = f"{name} ({quantity.normalize():f} units)", Decimal(1), gross
+    else:
+        return None
+    if money_places_problem(unit, currency) or money_places_problem(discount, currency):
+        return None  # written to the currency's decimals it would be another price
+    places = minor_units(currency)
+    text = f"{quantity.normalize():f} x {name} at {unit:,.{places}f}"
+    if discount:
+        text += f" less {discount:,.{places}f}"
+    if full:
+        text += f" = {quantity * unit - discount:,.{places}f}"
+        if item.get("recurring"):
+            text += f", {_one_line(item['recurring'])}"
     return text
 
 

@@ -1,9 +1,10 @@
 """A long form as steps ("Step 2 of 3"): which fields each step shows, and what a submit does.
 
-Pure functions the view_submission listener calls: `submit_step` takes the draft kept so far and
-the submitted step's values, and says what to answer Slack (field errors, the next step's view)
-or hands back the validated model once the last step is done. The step being shown travels in
-the draft under `STEP_KEY`, so a saved draft reopens where the salesperson left it.
+Pure functions the listeners call: `submit_step` takes the draft kept so far and the submitted
+step's values, and says what to answer Slack (field errors, the next step's view) or hands back
+the validated model once the last step is done; `back_step` answers the Back button. The step
+being shown travels in the draft under `STEP_KEY`, so a saved draft reopens where the
+salesperson left it.
 """
 
 from __future__ import annotations
@@ -134,6 +135,23 @@ def submit_step(
         )
         return StepOutcome(values=values, view=view)
     return StepOutcome(values=values, model=result)
+
+
+def back_step(
+    spec: Any, draft: Mapping[str, Any] | None, state_values: FormValues, *, private_metadata: str
+) -> StepOutcome[Any]:
+    """The step before the one on screen, with everything typed so far kept in the draft.
+
+    Nothing is validated: a half-typed answer is kept as typed and checked when the step is
+    submitted again.
+    """
+    values = draft_with_state(spec, draft, state_values)
+    current = int(values.get(STEP_KEY, 1))
+    if current > 1:
+        values[STEP_KEY] = current - 1
+    return StepOutcome(
+        values=values, view=spec.build_modal(values, private_metadata=private_metadata)
+    )
 
 
 def fields_of(step: Step, sections: Mapping[str, tuple[Field, ...]]) -> set[str]:

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
+from integrations import invoice_lines
+from integrations.invoice_lines import InvoiceLine
 from integrations.ports import (
     BillingTerms,
     HandoffBrief,
@@ -36,6 +38,7 @@ class Recurring:
 
     The first invoice is dated `start`, the last `end`. `day_of_month` is the day the
     schedule is anchored on (31 for a schedule from Jan 31, even when `start` is Feb 28).
+    `lines` itemise `amount` (see integrations.invoice_lines); empty: one line for it.
     """
 
     description: str
@@ -45,17 +48,22 @@ class Recurring:
     end: date
     occurrences: int
     day_of_month: int
+    lines: tuple[InvoiceLine, ...] = ()
 
 
 @dataclass(frozen=True)
 class PlannedInvoice:
-    """One invoice: the `index`-th document of the handoff, for one amount, dated and due."""
+    """One invoice: the `index`-th document of the handoff, for one amount, dated and due.
+
+    `lines` itemise `amount` (see integrations.invoice_lines); empty: one line for it.
+    """
 
     index: int
     description: str
     amount: Decimal
     issued: date
     due: date
+    lines: tuple[InvoiceLine, ...] = ()
 
 
 class DocumentBuilder(Protocol[Doc_co]):
@@ -88,7 +96,8 @@ def plan(billing: BillingTerms, title: str, vendor: str) -> list[Recurring | Pla
         issued = billing.first_invoice_date
         amount = exact_money(billing.contract_value, billing.currency, "contract_value", vendor)
         due = issued + timedelta(days=billing.payment_terms_days)
-        return [PlannedInvoice(1, title, amount, issued, due)]
+        lines = invoice_lines.whole_contract(billing, amount, title)
+        return [PlannedInvoice(1, title, amount, issued, due, lines)]
     invoices: list[Recurring | PlannedInvoice] = []
     for index, milestone in enumerate(require_milestones(billing, vendor), start=1):
         field = f"milestones[{index}].amount"
@@ -117,8 +126,11 @@ def recurring(billing: BillingTerms, title: str, vendor: str) -> list[Recurring 
     # Each template ends on its own last instalment date, not the term end: a vendor whose day
     # rule differs from ours at month ends must not find room for one more invoice.
     if not odd:
+        lines = invoice_lines.instalment(billing, regular, len(dates), description)
         return [
-            Recurring(description, regular, step, dates[0], dates[-1], len(dates), dates[0].day)
+            Recurring(
+                description, regular, step, dates[0], dates[-1], len(dates), dates[0].day, lines
+            )
         ]
     [at] = odd  # only the first or the last instalment carries the remainder
     even = dates[1:] if at == 0 else dates[:-1]

@@ -39,6 +39,20 @@ class Milestone(Record):
     due_date: date
 
 
+class SoldLine(Record):
+    """One line of the deal as sold: `quantity` at a list `unit_price`, less `discount` in total."""
+
+    description: str = Field(min_length=1)
+    quantity: Decimal = Field(gt=0)
+    unit_price: Decimal = Field(ge=0)
+    discount: Decimal = Field(default=Decimal(0), ge=0)
+
+    @property
+    def net(self) -> Decimal:
+        """What the client pays for the line: quantity x unit price, less its discount."""
+        return self.quantity * self.unit_price - self.discount
+
+
 class BillingTerms(Record):
     """Exactly what finance agreed to bill: the adapters copy these values, never recompute them."""
 
@@ -64,6 +78,9 @@ class BillingTerms(Record):
     )
     contract_url: str | None = None
     sold_lines: str | None = Field(default=None, description="the deal's lines as sold, priced")
+    lines: tuple[SoldLine, ...] = Field(
+        default=(), description="the same lines, structured: what the invoices itemise"
+    )
     billing_model: BillingModel = "fixed"
     model_terms: str | None = Field(
         default=None, description="rate card and cap, usage pricing, retainer or deposit terms"

@@ -38,6 +38,7 @@ from integrations.finance_text import (
     money,
 )
 from integrations.http import VendorHttp
+from integrations.invoice_lines import InvoiceLine, discount_of, wire_quantity
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
     ESTIMATED_MODELS,
@@ -89,6 +90,9 @@ class QuickBooksConfig(BaseModel):
         default_factory=dict, description="payment days -> SalesTermRef (Term Id)"
     )
     tax_code_ref: str | None = Field(default=None, description="TaxCodeRef for lines, if needed")
+    discount_account_ref: str | None = Field(
+        default=None, description="Account for discount lines; QBO's default discounts account"
+    )
     app_url: str | None = "https://app.qbo.intuit.com"
 
 
@@ -286,7 +290,7 @@ class _Bodies:
     def invoice(self, planned: PlannedInvoice) -> _Document:
         """One invoice for one amount, dated and due as agreed."""
         tag = document_tag(self.brief.marker, planned.index)
-        body = self.invoice_fields((planned.description, planned.amount), tag)
+        body = self.invoice_fields(planned.description, planned.amount, planned.lines, tag)
         body["TxnDate"], body["DueDate"] = planned.issued, planned.due
         return _Document("invoice", planned.index, tag, body)
 
@@ -302,7 +306,7 @@ class _Bodies:
                 field="SalesTermRef",
             )
         tag = document_tag(self.brief.marker, 1)
-        invoice = self.invoice_fields((planned.description, planned.amount), tag)
+        invoice = self.invoice_fields(planned.description, planned.amount, planned.lines, tag)
         estimated = billing.billing_model in ESTIMATED_MODELS
         invoice["RecurringInfo"] = {
             "Name": f"{self.brief.account_name} ({self.brief.marker})",
@@ -322,40 +326,68 @@ class _Bodies:
             invoice["RecurringInfo"]["ScheduleInfo"]["RemindDays"] = REMIND_DAYS
         return _Document("recurringtransaction", 1, tag, {"Invoice": invoice})
 
-    def invoice_fields(self, line: tuple[str, Decimal], tag: str) -> dict[str, Any]:
-        """Fields every invoice and template shares: currency, the line, memo, note, terms."""
-        description, amount = line
-        billing, config = self.billing, self.config
-        detail: dict[str, Any] = {
-            "ItemRef": {"value": config.item_ref},
-            "Qty": 1,
-            "UnitPrice": amount,
-        }
-        if config.tax_code_ref:
-            detail["TaxCodeRef"] = {"value": config.tax_code_ref}
+    def invoice_fields(
+        self, description: str, amount: Decimal, lines: tuple[InvoiceLine, ...], tag: str
+    ) -> dict[str, Any]:
+        """Fields every invoice and template shares: currency, the lines, memo, note, terms."""
+        billing = self.billing
         fields: dict[str, Any] = {
             "CurrencyRef": {"value": billing.currency},
-            "Line": [
-                {
-                    "DetailType": "SalesItemLineDetail",
-                    "Amount": amount,
-                    "Description": description,
-                    "SalesItemLineDetail": detail,
-                }
-            ],
-            "CustomerMemo": {"value": clip(customer_memo(billing), CUSTOMER_MEMO_MAX)},
+            "Line": self.lines(description, amount, lines),
+            "CustomerMemo": {
+                "value": clip(customer_memo(billing, discount_of(lines)), CUSTOMER_MEMO_MAX)
+            },
             "PrivateNote": clip(private_note(self.brief, billing, tag), PRIVATE_NOTE_MAX),
         }
         address = bill_address(billing)
         if address:
             fields["BillAddr"] = address
-        term = config.term_refs.get(billing.payment_terms_days)
+        term = self.config.term_refs.get(billing.payment_terms_days)
         if term:
             fields["SalesTermRef"] = {"value": term}
         contact = self.brief.billing_contact()
         if contact and contact.email:
             fields["BillEmail"] = {"Address": contact.email}
         return fields
+
+    def lines(
+        self, description: str, amount: Decimal, lines: tuple[InvoiceLine, ...]
+    ) -> list[dict[str, Any]]:
+        """One sales line per priced line (else one for the amount), then the discount line."""
+        if not lines:
+            return [self.sales_line(InvoiceLine(description, Decimal(1), amount))]
+        body = [self.sales_line(line) for line in lines]
+        discount = discount_of(lines)
+        if discount:
+            # QBO applies a discount line to the subtotal of the lines above it.
+            detail: dict[str, Any] = {"PercentBased": False}
+            if self.config.discount_account_ref:
+                detail["DiscountAccountRef"] = {"value": self.config.discount_account_ref}
+            body.append(
+                {
+                    "DetailType": "DiscountLineDetail",
+                    "Amount": discount,
+                    "Description": "Agreed discount",
+                    "DiscountLineDetail": detail,
+                }
+            )
+        return body
+
+    def sales_line(self, line: InvoiceLine) -> dict[str, Any]:
+        """A SalesItemLine: QBO checks that Amount is Qty x UnitPrice."""
+        detail: dict[str, Any] = {
+            "ItemRef": {"value": self.config.item_ref},
+            "Qty": wire_quantity(line.quantity),
+            "UnitPrice": line.unit_price,
+        }
+        if self.config.tax_code_ref:
+            detail["TaxCodeRef"] = {"value": self.config.tax_code_ref}
+        return {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": line.gross,
+            "Description": line.description,
+            "SalesItemLineDetail": detail,
+        }
 
 
 def customer_body(
@@ -388,14 +420,24 @@ def customer_body(
     return body
 
 
-def customer_memo(billing: BillingTerms) -> str:
-    """The customer-facing message on the invoice: PO number, payment terms, discount given."""
+def customer_memo(billing: BillingTerms, discount_here: Decimal = Decimal(0)) -> str:
+    """The customer-facing message on the invoice: PO number, payment terms, discount given.
+
+    `discount_here`: the discount this document's own discount line takes off.
+    """
     parts = [f"PO number: {billing.po_number}." if billing.po_number else ""]
     parts.append(f"Payment due within {billing.payment_terms_days} days.")
-    if billing.discount_amount:
+    agreed = billing.discount_amount
+    if agreed:
         # Stated on every invoice so nobody re-raises it at list price.
-        amount = money(billing.discount_amount, billing.currency)
-        parts.append(f"Includes the agreed discount of {amount}.")
+        amount = money(agreed, billing.currency)
+        if discount_here and discount_here != agreed:
+            here = money(discount_here, billing.currency)
+            parts.append(
+                f"Includes the agreed discount of {amount} over the contract ({here} here)."
+            )
+        else:
+            parts.append(f"Includes the agreed discount of {amount}.")
     return " ".join(part for part in parts if part)
 
 

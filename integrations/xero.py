@@ -8,8 +8,10 @@ What this module relies on (checked against shared/contracts/xero/xero_accountin
 - every document we create gets a history note (`/RepeatingInvoices/{id}/History`,
   `/Invoices/{id}/History`) holding every billing fact finance needs, since an invoice has no
   internal note field; the contact carries the tax number and billing address in its own fields;
-- our marker lives in the line description as "(ref <marker>/<n>)", the only text field a plain
-  invoice has besides Reference, which carries the PO number.
+- our marker ends the first line's description as "(ref <marker>/<n>)", the only text field a
+  plain invoice has besides Reference, which carries the PO number;
+- the lines as sold become line items (Quantity, UnitAmount, DiscountAmount) where they add up
+  to the document's amount exactly (integrations/invoice_lines.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from integrations.billing import (
 )
 from integrations.finance_text import address_lines, finance_note, money
 from integrations.http import VendorHttp
+from integrations.invoice_lines import InvoiceLine, discount_of, wire_quantity
 from integrations.oauth import OAuthClientConfig, OAuthRefresher, call_with_reauth
 from integrations.ports import (
     ESTIMATED_MODELS,
@@ -205,12 +208,13 @@ class XeroFinance:
             for row in self._rows(collection, contact_id):
                 if not _belongs_to(row, contact_id):
                     continue
-                # The tag counts only at the end of a line's description, where the app puts it:
-                # the description before it comes from the form and may quote another tag.
-                lines = row.get("LineItems", [])
-                ends = [str(line.get("Description", "")).rstrip() for line in lines]
+                # The tag counts only at the end of the first line's description, where the app
+                # puts it: the text before it, and every other line, come from the form and may
+                # quote another handoff's tag.
+                first = (row.get("LineItems") or [{}])[0]
+                end = str(first.get("Description", "")).rstrip()
                 for doc in documents:
-                    if doc.collection == collection and any(e.endswith(doc.tag) for e in ends):
+                    if doc.collection == collection and end.endswith(doc.tag):
                         found[doc.tag] = str(row[id_key])
         return found
 
@@ -338,7 +342,7 @@ class _Bodies:
                 field="first_invoice_date",
             )
         tag = document_tag(self.brief.marker, 1)
-        body = self.common(planned.description, planned.amount, tag)
+        body = self.common(planned.description, planned.amount, planned.lines, tag)
         body["Schedule"] = {
             "Period": planned.step_months,
             "Unit": "MONTHLY",
@@ -355,34 +359,47 @@ class _Bodies:
     def invoice(self, planned: PlannedInvoice) -> _Document:
         """A draft sales invoice (ACCREC) for one amount, dated and due as agreed."""
         tag = document_tag(self.brief.marker, planned.index)
-        body = self.common(planned.description, planned.amount, tag)
+        body = self.common(planned.description, planned.amount, planned.lines, tag)
         body["Date"], body["DueDate"] = planned.issued, planned.due
         body["Status"] = "DRAFT"
         return _Document("Invoices", planned.index, tag, {"Invoices": [body]})
 
-    def common(self, description: str, amount: Decimal, tag: str) -> dict[str, Any]:
-        """Fields both shapes share: type, one line, tax treatment, currency, PO reference."""
-        line: dict[str, Any] = {
-            "Description": f"{description} {tag}",
-            "Quantity": 1,
-            "UnitAmount": amount,
-            "AccountCode": self.config.account_code,
-        }
-        if self.config.tax_type:
-            line["TaxType"] = self.config.tax_type
+    def common(
+        self, description: str, amount: Decimal, lines: tuple[InvoiceLine, ...], tag: str
+    ) -> dict[str, Any]:
+        """Fields both shapes share: type, the lines, tax treatment, currency, PO reference."""
+        priced = lines or (InvoiceLine(description, Decimal(1), amount),)
+        items = [self.line_item(line) for line in priced]
+        if not discount_of(lines) and self.billing.discount_amount:
+            # No discount on the lines: state it on the printed line, so nobody re-raises the
+            # invoice at list price.
+            discount = money(self.billing.discount_amount, self.billing.currency)
+            items[0]["Description"] += f". Includes the agreed discount of {discount}"
+        # Our tag ends the first line only: later lines' descriptions come from the form.
+        items[0]["Description"] += f" {tag}"
         body: dict[str, Any] = {
             "Type": "ACCREC",
-            "LineItems": [line],
+            "LineItems": items,
             "LineAmountTypes": self.config.line_amount_types,
             "CurrencyCode": self.billing.currency,
         }
         if self.billing.po_number:
             body["Reference"] = self.billing.po_number
-        if self.billing.discount_amount:
-            # On the printed line, so nobody re-raises the invoice at list price.
-            discount = money(self.billing.discount_amount, self.billing.currency)
-            line["Description"] = f"{description}. Includes the agreed discount of {discount} {tag}"
         return body
+
+    def line_item(self, line: InvoiceLine) -> dict[str, Any]:
+        """One line item; Xero bills Quantity x UnitAmount less DiscountAmount."""
+        item: dict[str, Any] = {
+            "Description": line.description,
+            "Quantity": wire_quantity(line.quantity),
+            "UnitAmount": line.unit_price,
+            "AccountCode": self.config.account_code,
+        }
+        if line.discount:
+            item["DiscountAmount"] = line.discount
+        if self.config.tax_type:
+            item["TaxType"] = self.config.tax_type
+        return item
 
 
 def web_url(app_url: str | None, kind: str, external_id: str) -> str | None:

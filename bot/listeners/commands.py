@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.ids import DEAL_ACTION, DEAL_BLOCK, Callback, Command
 from bot.listeners.form import fill_form, stored_view
 from bot.listeners.offload import offload
+from bot.render.deal_prompt import deal_prompt_view
 from bot.services.handoffs import HandoffError
 from bot.wiring import Services
 from forms.base import error_view, loading_view
@@ -122,32 +123,6 @@ def start_for_deal(
     fill_form(services, client, view_id, handoff_id, user_id)
 
 
-def deal_prompt_view() -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": Callback.START_MODAL,
-        "title": {"type": "plain_text", "text": "Start a handoff"},
-        "submit": {"type": "plain_text", "text": "Next"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": DEAL_BLOCK,
-                "label": {"type": "plain_text", "text": "HubSpot deal"},
-                "hint": {"type": "plain_text", "text": "The deal id, or its URL from HubSpot."},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": DEAL_ACTION,
-                    "placeholder": {
-                        "type": "plain_text",
-                        "text": "https://app.hubspot.com/contacts/…/record/0-3/123",
-                    },
-                },
-            }
-        ],
-    }
-
-
 def register(app: App, services: Services) -> None:
     @app.command(Command.HANDOFF)
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -177,7 +152,9 @@ def register(app: App, services: Services) -> None:
         offload(
             services.interactions,
             "shortcut_open",
-            lambda: client.views_open(trigger_id=body["trigger_id"], view=deal_prompt_view()),
+            lambda: client.views_open(
+                trigger_id=body["trigger_id"], view=deal_prompt_view().to_dict()
+            ),
         )
 
     @app.view_submission(Callback.START_MODAL)

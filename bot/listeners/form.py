@@ -25,7 +25,7 @@ from bot.wiring import Services
 from forms.base import error_view, loading_view, values_from_state
 from forms.ids import ActionId
 from forms.registry import get_form
-from forms.steps import draft_with_state, submit_step
+from forms.steps import back_step, draft_with_state, submit_step
 from storage.models import Handoff, HandoffStatus
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,37 @@ def register(app: App, services: Services) -> None:
         refusal = save_state(view, body["user"]["id"])
         ack()  # the draft is stored before Slack hears back
         update_view(view, refusal or "Draft saved. You can close this form and pick it up later.")
+
+    @app.action(ActionId.STEP_BACK)
+    def on_step_back(ack: Ack, body: dict[str, Any]) -> None:
+        """Show the step before, keeping every answer typed so far (the draft is stored first)."""
+        view, user_id = body["view"], body["user"]["id"]
+        handoff = services.handoffs.get(handoff_id_from(view))
+        state = values_from_state(view["state"]["values"])
+        base = _draft_base(services, handoff)
+        step = back_step(
+            get_form(handoff.kind), base, state, private_metadata=view["private_metadata"]
+        )
+        try:
+            services.handoffs.save_draft(handoff.id, user_id, step.values)
+        except HandoffError as exc:
+            log.info("draft_refused handoff=%s user=%s", handoff.id, user_id)
+            ack()
+            update_view(view, str(exc))
+            return
+        ack()  # the draft is stored before Slack hears back
+        assert step.view is not None
+        previous = step.view.to_dict()
+
+        def run() -> None:
+            services.client.views_update(
+                view_id=view["id"],
+                hash=view.get("hash"),
+                view=with_context(services, handoff.id, previous),
+            )
+
+        offload(services.interactions, "form_back", run)
+        log.info("form_step_back handoff=%s", handoff.id)
 
     @app.view_closed(FORM_CALLBACKS)
     def on_closed(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -102,6 +102,13 @@ def test_shortcut_asks_for_deal_then_opens_form(harness: Harness) -> None:
     harness.shortcut()
     prompt_id, prompt = next(iter(harness.slack.views.items()))
     assert prompt["callback_id"] == "start_handoff_modal"
+    [field] = prompt["blocks"]
+    assert (field["type"], field["block_id"], field["label"]["text"]) == (
+        "input",
+        "deal_reference",
+        "HubSpot deal",
+    )
+    assert harness.slack.problems == []  # the prompt passed Slack's Block Kit checks
 
     submission = load_payload("view_submission.json")
     submission["user"] = {"id": SELLER, "username": "s", "team_id": "T111"}

@@ -46,6 +46,8 @@ from tests.integrations.fakes import (
     FakeQuickBooks,
     FakeXero,
     history_text,
+    qbo_total,
+    xero_total,
 )
 from tests.support import fake_asana, fake_jira
 from tests.support.fake_asana import FakeAsana
@@ -89,7 +91,21 @@ FULL: dict[str, Any] = {
     "security_notes": "Data stays in the EU; SSO through Okta",
     "billing_address": "1 Market Street\nLeeds LS1 1AA",
     "discount_amount": "4000",
+    "sold_lines": (
+        "12 x Reporting licence at 3,000.00 less 4,000.00\n1 x Onboarding workshop at 4,000.00"
+    ),
 }
+# The lines as sold shared over the four quarters: (description, quantity, unit price, discount).
+QUARTER = "; billed in 4 quarterly instalments)"
+QUARTER_LINES = [
+    (
+        "Reporting licence (sold as 12 x GBP 3,000.00 less GBP 4,000.00" + QUARTER,
+        12,
+        Decimal("750.00"),
+        Decimal("1000.00"),
+    ),
+    ("Onboarding workshop (sold as 1 x GBP 4,000.00" + QUARTER, 1, Decimal("1000.00"), None),
+]
 DELIVERABLES = ["Reporting pipeline", "Dashboard", "Training session"]
 # Fields whose words must reach the vendors exactly as typed.
 TYPED = (
@@ -182,8 +198,16 @@ class World:
         handoff_id = int(dm.blocks[1]["elements"][0]["value"])
         view_id, view = open_form(self.h, handoff_id)
         response = submit(self.h, view_id, view, values or FULL)
+        for _ in range(3):
+            # A field that depends on another answer (milestones, a billing model's terms)
+            # appears when the step is drawn again: answer it there, as a person would.
+            again = json.loads(response.body or "{}").get("view") or {}
+            if again.get("callback_id") != view["callback_id"]:
+                break
+            response = submit(self.h, view_id, again, values or FULL)
         assert response.status == 200, response.body
         assert json.loads(response.body)["response_action"] == "update"
+        assert json.loads(response.body)["view"]["callback_id"] != view["callback_id"]
         return handoff_id
 
     def settle(self, rounds: int = 300) -> None:
@@ -389,8 +413,18 @@ def test_delivery_asana_and_quickbooks_get_one_fully_populated_record_each(
     assert customer["CurrencyRef"] == {"value": "GBP"}
     assert customer["PrimaryEmailAddr"] == {"Address": "ap@acme.example"}
     [post] = world.requests("quickbooks", "POST", "/recurringtransaction")
-    assert '"Amount":9000.00' in post.body.decode()
-    assert '"UnitPrice":9000.00' in post.body.decode()
+    sent = json.loads(post.body, parse_float=Decimal)["Invoice"]
+    *sales, discount = sent["Line"]
+    assert [
+        (
+            line["Description"],
+            line["SalesItemLineDetail"]["Qty"],
+            line["SalesItemLineDetail"]["UnitPrice"],
+        )
+        for line in sales
+    ] == [line[:3] for line in QUARTER_LINES]
+    assert (discount["DetailType"], discount["Amount"]) == ("DiscountLineDetail", 1000)
+    assert qbo_total(sent) == Decimal("9000.00")  # each quarter bills exactly a quarter
     [template] = world.qbo.recurring.values()
     schedule = template["RecurringInfo"]["ScheduleInfo"]
     assert invoice_dates(schedule) == [
@@ -405,7 +439,7 @@ def test_delivery_asana_and_quickbooks_get_one_fully_populated_record_each(
     assert template["CustomerRef"] == {"value": customer["Id"]}
     assert template["CustomerMemo"]["value"] == (
         "PO number: PO-7781. Payment due within 30 days. "
-        "Includes the agreed discount of GBP 4,000.00."
+        "Includes the agreed discount of GBP 4,000.00 over the contract (GBP 1,000.00 here)."
     )
     assert world.thread_url(handoff_id) in template["PrivateNote"]
     for field in FINANCE_TYPED:
@@ -455,7 +489,19 @@ def test_delivery_jira_and_xero_get_one_fully_populated_record_each(worlds: Worl
     assert contact["EmailAddress"] == "ap@acme.example"
     assert contact["TaxNumber"] == "GB123456789"
     [put] = world.requests("xero", "PUT", "/RepeatingInvoices")
-    assert '"UnitAmount":9000.00' in put.body.decode()
+    [sent] = json.loads(put.body, parse_float=Decimal)["RepeatingInvoices"]
+    tag = f" (ref handoff-{handoff_id}/1)"
+    assert [
+        (
+            line["Description"].removesuffix(tag),
+            line["Quantity"],
+            line["UnitAmount"],
+            line.get("DiscountAmount"),
+        )
+        for line in sent["LineItems"]
+    ] == QUARTER_LINES
+    assert sent["LineItems"][0]["Description"].endswith(tag)
+    assert xero_total(sent) == Decimal("9000.00")
     [repeating] = world.xero.repeating.values()
     assert repeating["Schedule"] == {
         "Period": 3,
@@ -496,6 +542,7 @@ def test_delivery_jira_and_xero_get_one_fully_populated_record_each(worlds: Worl
 def test_delivery_remainder_goes_where_the_organisation_file_says(worlds: WorldFactory) -> None:
     world = worlds(billing={"remainder": "first"})
     values = {**FULL, "schedule": "monthly", "contract_value": "10000.00"}
+    del values["sold_lines"]  # they price 36,000.00
 
     handoff_id = world.submit(values)
     world.settle()

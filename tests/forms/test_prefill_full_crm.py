@@ -68,8 +68,8 @@ def test_prefill_uses_line_items_owner_contact_roles_dates_and_address() -> None
 
     assert values[F.DELIVERABLES] == "Analytics licence x 12\nOnboarding workshop"
     assert values[F.SOLD_LINES] == (
-        "12 x Analytics licence at GBP 1,000.00 = GBP 10,800.00 (discount GBP 1,200.00), "
-        "monthly\n1 x Onboarding workshop at GBP 3,000.00 = GBP 3,000.00, monthly"
+        "12 x Analytics licence at 1,000.00 less 1,200.00 = 10,800.00, monthly\n"
+        "1 x Onboarding workshop at 3,000.00 = 3,000.00, monthly"
     )
     assert values[F.DISCOUNT_AMOUNT] == "1200.00"
     assert values[F.SCHEDULE] == "monthly"

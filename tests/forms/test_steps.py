@@ -6,12 +6,13 @@ from datetime import date
 from typing import Any
 
 from forms.base import values_from_state
-from forms.ids import BlockId
+from forms.ids import ActionId, BlockId
 from forms.ids import SalesToDeliveryField as F
 from forms.layout import Kind
 from forms.sales_to_delivery import SPEC, SalesToDeliveryForm
-from forms.steps import STEP_KEY, submit_step
+from forms.steps import STEP_KEY, back_step, submit_step
 from tests.forms.conftest import checked, state_of
+from tests.support.slack_state import initial_values
 
 TODAY = date(2027, 3, 1)
 
@@ -96,6 +97,41 @@ def test_a_saved_draft_reopens_on_its_step(sales_values: dict[str, Any]) -> None
     # State from step 3 alone (e.g. the schedule changed) re-renders step 3.
     values = values_from_state(state_of(payload))
     assert F.CONTRACT_VALUE in _inputs(checked(SPEC.build_modal(values, private_metadata="")))
+
+
+def _buttons(payload: dict[str, Any]) -> list[str]:
+    [actions] = [b for b in payload["blocks"] if b.get("block_id") == BlockId.DRAFT_ACTIONS]
+    return [element["action_id"] for element in actions["elements"]]
+
+
+def test_back_shows_the_step_before_keeping_every_answer_typed(
+    sales_values: dict[str, Any],
+) -> None:
+    first = checked(SPEC.build_modal(sales_values, private_metadata="handoff:1"))
+    assert _buttons(first) == [ActionId.SAVE_DRAFT]  # nothing to go back to
+    one = _submit(sales_values, first, why_they_bought="Edited on step 1")
+    second = checked(one.view)
+    assert _buttons(second) == [ActionId.STEP_BACK, ActionId.SAVE_DRAFT]
+
+    # Typed on step 2, one answer not valid yet (a kickoff in the past): kept, not checked.
+    state = values_from_state(state_of(second))
+    state.update(
+        {F.OUT_OF_SCOPE: "Typed on step 2, not submitted", F.EARLIEST_KICKOFF: "2020-01-06"}
+    )
+    back = back_step(SPEC, one.values, state, private_metadata="handoff:1")
+
+    assert back.values[STEP_KEY] == 1
+    assert back.values[F.OUT_OF_SCOPE] == "Typed on step 2, not submitted"
+    assert back.values[F.EARLIEST_KICKOFF] == "2020-01-06"
+    shown = checked(back.view)
+    assert "Step 1 of 3: Context and contacts" in shown["blocks"][1]["elements"][0]["text"]
+    assert initial_values(shown)[F.WHY_THEY_BOUGHT] == "Edited on step 1"
+
+    # Next again: step 2 opens with what was typed there before going back.
+    again = _submit(back.values, shown)
+    reopened = initial_values(checked(again.view))
+    assert reopened[F.OUT_OF_SCOPE] == "Typed on step 2, not submitted"
+    assert reopened[F.EARLIEST_KICKOFF] == "2020-01-06"
 
 
 def test_every_essay_field_has_an_example_placeholder() -> None:

@@ -21,6 +21,11 @@ _PHONES = {name for name in limits.BY_FIELD if name.endswith("_phone")}
 
 
 def _too_long(name: str, length: int) -> str:
+    if name == F.SOLD_LINES:
+        # One valid row of that length, pricing the whole contract (sales_values: 100,000.00
+        # less the 10,000.00 discount).
+        row = "1 x {} at 110,000.00 less 10,000.00"
+        return row.format("x" * (length - len(row.format(""))))
     if name in _EMAILS:
         return "a" * (length - len("@acme.example")) + "@acme.example"
     if name in _PHONES:

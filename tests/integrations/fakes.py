@@ -29,6 +29,7 @@ from integrations.ports import (
     HandoffBrief,
     Milestone,
     OAuthToken,
+    SoldLine,
 )
 from tests.support.stub_server import Recorded, Reply
 
@@ -482,9 +483,64 @@ TRACEABLE_BILLING: dict[str, Any] = {
 }
 
 
-def traceable_brief(schedule: BillingSchedule) -> HandoffBrief:
-    """A brief whose every billing field holds text that can be searched for in the books."""
-    return make_brief(schedule, **TRACEABLE_BILLING)
+# The deal's lines as sold for each schedule's contract value, discounts totalling 3,600.00.
+TRACEABLE_LINES: dict[str, tuple[SoldLine, ...]] = {
+    "recurring": (
+        SoldLine(
+            description="Analytics licence, three warehouses",
+            quantity=Decimal(12),
+            unit_price=Decimal("3000.00"),
+            discount=Decimal("3600.00"),
+        ),
+        SoldLine(
+            description="Onboarding workshop for the ops team",
+            quantity=Decimal(1),
+            unit_price=Decimal("3600.00"),
+        ),
+    ),
+    "one_off": (
+        SoldLine(
+            description="Analytics licence, three warehouses",
+            quantity=Decimal(10),
+            unit_price=Decimal("1250.00"),
+            discount=Decimal("3600.00"),
+        ),
+        SoldLine(
+            description="Onboarding workshop for the ops team",
+            quantity=Decimal(1),
+            unit_price=Decimal("3600.00"),
+        ),
+    ),
+    "milestones": (
+        SoldLine(
+            description="Analytics licence, three warehouses",
+            quantity=Decimal(12),
+            unit_price=Decimal("3000.00"),
+            discount=Decimal("3600.00"),
+        ),
+        SoldLine(
+            description="Onboarding workshop for the ops team",
+            quantity=Decimal(1),
+            unit_price=Decimal("3600.50"),
+        ),
+    ),
+}
+
+
+def traceable_brief(schedule: BillingSchedule, *, with_lines: bool = True) -> HandoffBrief:
+    """A brief whose every billing field holds text that can be searched for in the books.
+
+    With lines, the deal's lines as sold add up to the contract value, discounts included.
+    """
+    if not with_lines:
+        return make_brief(schedule, **TRACEABLE_BILLING)
+    lines = TRACEABLE_LINES.get(schedule, TRACEABLE_LINES["recurring"])
+    text = "\n".join(
+        f"{line.quantity} x {line.description} at {line.unit_price}"
+        + (f" less {line.discount}" if line.discount else "")
+        for line in lines
+    )
+    return make_brief(schedule, **TRACEABLE_BILLING, lines=lines, sold_lines=text)
 
 
 def finance_fields(brief: HandoffBrief) -> dict[str, list[str]]:
@@ -512,6 +568,7 @@ def finance_fields(brief: HandoffBrief) -> dict[str, list[str]]:
             f"{billing.currency} {billing.discount_amount:,.2f}",
         ],
         "contract link": [billing.contract_url or ""],
+        "lines as sold": [line.description for line in billing.lines],
     }
 
 
@@ -547,3 +604,36 @@ def history_text(records: list[dict[str, Any]]) -> list[str]:
         else:
             lines.append(details[piece.end() :] if piece else details)
     return lines
+
+
+# --- what an invoice bills, as each vendor computes it -----------------------------------------
+
+
+def qbo_total(invoice: dict[str, Any]) -> Decimal:
+    """A QBO invoice's total: its sales lines (each Qty x UnitPrice) less its discount lines."""
+    total = Decimal(0)
+    for line in invoice["Line"]:
+        amount = Decimal(str(line["Amount"]))
+        if line["DetailType"] == "SalesItemLineDetail":
+            detail = line["SalesItemLineDetail"]
+            # QBO refuses a line whose Amount is not Qty x UnitPrice.
+            qty, price = Decimal(str(detail["Qty"])), Decimal(str(detail["UnitPrice"]))
+            assert amount == qty * price, line
+            total += amount
+        else:
+            assert line["DetailType"] == "DiscountLineDetail", line
+            assert line["DiscountLineDetail"]["PercentBased"] is False
+            total -= amount
+    return total
+
+
+def xero_total(body: dict[str, Any]) -> Decimal:
+    """A Xero invoice's total before tax: each line's Quantity x UnitAmount less DiscountAmount."""
+    return sum(
+        (
+            Decimal(str(line["Quantity"])) * Decimal(str(line["UnitAmount"]))
+            - Decimal(str(line.get("DiscountAmount", 0)))
+            for line in body["LineItems"]
+        ),
+        Decimal(0),
+    )

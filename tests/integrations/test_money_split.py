@@ -35,12 +35,13 @@ from integrations.ports import (
     BillingTerms,
     Contact,
     HandoffBrief,
+    SoldLine,
     VendorRejected,
     VendorUnavailable,
     minor_units,
     schedule_dates,
 )
-from tests.integrations.fakes import make_brief
+from tests.integrations.fakes import make_brief, qbo_total, xero_total
 
 Remainder = Literal["first", "last"]
 CURRENCIES = ("GBP", "JPY", "KWD", "USD", "BHD", "EUR")
@@ -63,6 +64,8 @@ def billed(planned: list[Recurring | PlannedInvoice]) -> list[tuple[date, Decima
             out += [(day, doc.amount) for day in days]
         else:
             out.append((doc.issued, doc.amount))
+        # Lines itemise a document's amount, never change it.
+        assert not doc.lines or sum(line.net for line in doc.lines) == doc.amount
     return sorted(out)
 
 
@@ -286,6 +289,57 @@ def recurring_briefs(draw: st.DrawFn) -> HandoffBrief:
     )
 
 
+@st.composite
+def sold_lines(draw: st.DrawFn, total: int, places: int) -> tuple[SoldLine, ...]:
+    """One to four lines as sold whose nets add up to `total` minor units, some discounted."""
+    count = draw(st.integers(min_value=1, max_value=4))
+    lines, left = [], total
+    for number in range(count):
+        net = left if number == count - 1 else draw(st.integers(min_value=0, max_value=left))
+        quantity = draw(st.integers(min_value=1, max_value=24))
+        price = -(-net // quantity) + draw(st.integers(min_value=0, max_value=500))
+        lines.append(
+            SoldLine(
+                description=f"Line {number + 1}",
+                quantity=Decimal(quantity),
+                unit_price=Decimal(price).scaleb(-places),
+                discount=Decimal(quantity * price - net).scaleb(-places),
+            )
+        )
+        left -= net
+    return tuple(lines)
+
+
+@st.composite
+def priced_briefs(
+    draw: st.DrawFn, schedules: tuple[str, ...] = ("monthly", "quarterly")
+) -> HandoffBrief:
+    """Briefs as `recurring_briefs` (or one-off), priced by lines as sold for the whole contract
+    or per instalment, by a discount alone, or not at all."""
+    brief = draw(recurring_briefs())
+    billing = billing_of(brief)
+    if billing.schedule not in schedules:  # the recurring briefs' value fits their own periods
+        billing = billing.model_copy(update={"schedule": draw(st.sampled_from(schedules))})
+    places = minor_units(billing.currency)
+    periods = billing.recurring_periods()
+    mode = draw(st.sampled_from(["none", "discount", "whole", "per_instalment"]))
+    value = int(billing.contract_value.scaleb(places))
+    update: dict[str, Any] = {}
+    if mode == "discount":
+        off = draw(st.integers(min_value=1, max_value=10**6))
+        update["discount_amount"] = Decimal(off).scaleb(-places)
+    elif mode == "whole":
+        update["lines"] = draw(sold_lines(value, places))
+    elif mode == "per_instalment":
+        each = draw(st.integers(min_value=1, max_value=10**9))
+        update["contract_value"] = Decimal(each * periods).scaleb(-places)
+        update["lines"] = draw(sold_lines(each, places))
+    if update.get("lines"):
+        discount = sum(line.discount for line in update["lines"])
+        update["discount_amount"] = discount * (periods if mode == "per_instalment" else 1)
+    return brief.model_copy(update={"billing": billing.model_copy(update=update)})
+
+
 def billing_of(brief: HandoffBrief) -> BillingTerms:
     assert brief.billing is not None
     return brief.billing
@@ -313,10 +367,30 @@ def assert_exact_schedule(billing: BillingTerms, instalments: list[tuple[date, D
     assert days == list(billing.instalment_dates())
 
 
-@given(recurring_briefs())
+@given(priced_briefs())
 def test_property_plan_bills_the_contract_value_exactly(brief: HandoffBrief) -> None:
     billing = billing_of(brief)
     assert_exact_schedule(billing, billed(plan(billing, "Acme", "test")))
+
+
+@given(priced_briefs(schedules=("one_off",)))
+def test_property_one_off_lines_bill_the_contract_value_exactly(brief: HandoffBrief) -> None:
+    billing = billing_of(brief)
+    [invoice] = plan(billing, "Acme", "test")
+    assert invoice.amount == billing.contract_value
+    # Lines as sold that add up to the value are the invoice's lines, discounts included.
+    if billing.lines:
+        assert [line.description for line in invoice.lines] == [
+            line.description for line in billing.lines
+        ]
+    config = quickbooks.QuickBooksConfig(realm_id="1", item_ref="7", term_refs={30: "3"})
+    [qbo_doc] = quickbooks.plan_documents(brief, billing, config)
+    assert qbo_total(_wire(quickbooks.with_customer(qbo_doc, "9"))) == billing.contract_value
+    [xero_doc] = xero.plan_documents(
+        brief, billing, xero.XeroConfig(tenant_id="t", account_code="2")
+    )
+    [body] = _wire(xero.with_contact(xero_doc, "c"))["Invoices"]
+    assert xero_total(body) == billing.contract_value
 
 
 @given(
@@ -341,7 +415,7 @@ def _iso(text: str) -> date:
     return date.fromisoformat(text)
 
 
-@given(recurring_briefs())
+@given(priced_briefs())
 def test_property_quickbooks_bodies_bill_the_contract_value_exactly(brief: HandoffBrief) -> None:
     billing = billing_of(brief)
     config = quickbooks.QuickBooksConfig(realm_id="1", item_ref="7", term_refs={30: "3"})
@@ -360,13 +434,11 @@ def test_property_quickbooks_bodies_bill_the_contract_value_exactly(brief: Hando
         else:
             invoice = body
             days = [_iso(invoice["TxnDate"])]
-        [line] = invoice["Line"]
-        assert line["Amount"] == line["SalesItemLineDetail"]["UnitPrice"]
-        instalments += [(day, line["Amount"]) for day in days]
+        instalments += [(day, qbo_total(invoice)) for day in days]
     assert_exact_schedule(billing, sorted(instalments))
 
 
-@given(recurring_briefs())
+@given(priced_briefs())
 def test_property_xero_bodies_bill_the_contract_value_exactly(brief: HandoffBrief) -> None:
     billing = billing_of(brief)
     config = xero.XeroConfig(tenant_id="t", account_code="200")
@@ -388,8 +460,7 @@ def test_property_xero_bodies_bill_the_contract_value_exactly(brief: HandoffBrie
             days = template_dates(start, _iso(schedule["EndDate"]), schedule["Period"], start.day)
         else:
             days = [_iso(body["Date"])]
-        [line] = body["LineItems"]
-        instalments += [(day, line["UnitAmount"] * line["Quantity"]) for day in days]
+        instalments += [(day, xero_total(body)) for day in days]
     assert_exact_schedule(billing, sorted(instalments))
 
 

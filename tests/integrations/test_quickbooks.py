@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from integrations import quickbooks
-from integrations.ports import BillingSchedule, ThreadComment, VendorRejected
+from integrations.ports import BillingSchedule, SoldLine, ThreadComment, VendorRejected
 from integrations.registry import VendorContext, build_finance
 from tests.integrations.fakes import (
     CLIENT_ID,
@@ -23,6 +24,7 @@ from tests.integrations.fakes import (
     Warnings,
     make_brief,
     missing_fields,
+    qbo_total,
     stored_token,
     strings,
     traceable_brief,
@@ -485,6 +487,149 @@ def test_quickbooks_every_billing_field_is_readable_on_every_document(
     assert customer["CompanyName"] == "Acme Widgets Trading Company Ltd"
     assert customer["BillAddr"]["Line3"] == "Bristol BS1 6AA"
     assert "GB-VAT-987654321" in customer["Notes"]
+
+
+# What each schedule's document itemises for TRACEABLE_LINES: (description, Qty, UnitPrice) per
+# sales line, then the discount line's amount, and what the document bills in all.
+SHARE = "; billed in {n} {schedule} instalments)"
+ITEMISED = {
+    "one_off": (
+        [
+            ("Analytics licence, three warehouses", 10, "1250.00"),
+            ("Onboarding workshop for the ops team", 1, "3600.00"),
+        ],
+        "3600.00",
+        "12500.00",
+    ),
+    "monthly": (
+        [
+            (
+                "Analytics licence, three warehouses (sold as 12 x GBP 3,000.00 less "
+                "GBP 3,600.00" + SHARE.format(n=12, schedule="monthly"),
+                12,
+                "250.00",
+            ),
+            (
+                "Onboarding workshop for the ops team (sold as 1 x GBP 3,600.00"
+                + SHARE.format(n=12, schedule="monthly"),
+                1,
+                "300.00",
+            ),
+        ],
+        "300.00",
+        "3000.00",
+    ),
+    "quarterly": (
+        [
+            (
+                "Analytics licence, three warehouses (sold as 12 x GBP 3,000.00 less "
+                "GBP 3,600.00" + SHARE.format(n=4, schedule="quarterly"),
+                12,
+                "750.00",
+            ),
+            (
+                "Onboarding workshop for the ops team (sold as 1 x GBP 3,600.00"
+                + SHARE.format(n=4, schedule="quarterly"),
+                1,
+                "900.00",
+            ),
+        ],
+        "900.00",
+        "9000.00",
+    ),
+}
+
+
+def wire(rec: Recorded) -> dict[str, Any]:
+    """The invoice (or template's invoice) as QBO parses it, amounts as Decimals."""
+    body: dict[str, Any] = json.loads(rec.body, parse_float=Decimal)
+    invoice: dict[str, Any] = body.get("Invoice", body)
+    return invoice
+
+
+@pytest.mark.parametrize("schedule", ["one_off", "monthly", "quarterly"])
+def test_quickbooks_lines_as_sold_are_the_invoice_lines_with_a_discount_line(
+    qbo: Harness, schedule: BillingSchedule
+) -> None:
+    brief = traceable_brief(schedule)
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [post] = [*qbo.posts("/invoice"), *qbo.posts("/recurringtransaction")]
+    document = wire(post)
+    *sales, discount = document["Line"]
+    expected, discount_amount, billed = ITEMISED[schedule]
+    assert [
+        (
+            line["Description"],
+            line["SalesItemLineDetail"]["Qty"],
+            line["SalesItemLineDetail"]["UnitPrice"],
+        )
+        for line in sales
+    ] == [(text, qty, Decimal(price)) for text, qty, price in expected]
+    assert discount == {
+        "DetailType": "DiscountLineDetail",
+        "Amount": Decimal(discount_amount),
+        "Description": "Agreed discount",
+        "DiscountLineDetail": {"PercentBased": False},
+    }
+    # Never a different total than agreed: the lines bill exactly the plan's amount.
+    assert qbo_total(document) == Decimal(billed)
+
+
+def test_quickbooks_quantities_are_sent_as_sold_whole_or_fractional(qbo: Harness) -> None:
+    days = SoldLine(description="Consulting", quantity=Decimal("1.5"), unit_price=Decimal(1000))
+    licence = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal(11000))
+    brief = make_brief("one_off", lines=(days, licence))
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [post] = qbo.posts("/invoice")
+    assert '"Qty":1.50,"UnitPrice":1000.00' in raw(post)
+    assert '"Qty":1,"UnitPrice":11000.00' in raw(post)
+    assert qbo_total(wire(post)) == Decimal("12500.00")
+
+
+def test_quickbooks_milestones_bill_one_line_each_and_state_the_discount(qbo: Harness) -> None:
+    brief = traceable_brief("milestones")
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    for post, milestone in zip(qbo.posts("/invoice"), MILESTONES, strict=True):
+        [line] = post.json["Line"]
+        assert (line["Description"], line["Amount"]) == (milestone.description, milestone.amount)
+        assert "Includes the agreed discount of GBP 3,600.00." in post.json["CustomerMemo"]["value"]
+        assert "Lines as sold: 12 x Analytics licence" in post.json["PrivateNote"]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "description", "price", "discount"),
+    [
+        ("one_off", "Acme rollout", "16100.00", "3600.00"),
+        ("monthly", "Acme rollout: monthly instalment", "3300.00", "300.00"),
+    ],
+)
+def test_quickbooks_discount_without_lines_is_a_list_price_line_less_a_discount_line(
+    qbo: Harness, schedule: BillingSchedule, description: str, price: str, discount: str
+) -> None:
+    brief = traceable_brief(schedule, with_lines=False)
+
+    qbo.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [post] = [*qbo.posts("/invoice"), *qbo.posts("/recurringtransaction")]
+    document = wire(post)
+    [sale, discount_line] = document["Line"]
+    detail = sale["SalesItemLineDetail"]
+    assert (sale["Description"], detail["Qty"], detail["UnitPrice"]) == (
+        description,
+        1,
+        Decimal(price),
+    )
+    assert (discount_line["DetailType"], discount_line["Amount"]) == (
+        "DiscountLineDetail",
+        Decimal(discount),
+    )
+    assert qbo_total(document) == Decimal(price) - Decimal(discount)
 
 
 def test_quickbooks_estimated_models_remind_finance_instead_of_sending(qbo: Harness) -> None:

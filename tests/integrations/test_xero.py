@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,12 +11,19 @@ from typing import Any
 import pytest
 
 from integrations import xero
-from integrations.ports import BillingSchedule, CreatedRecord, ThreadComment, VendorRejected
+from integrations.ports import (
+    BillingSchedule,
+    CreatedRecord,
+    SoldLine,
+    ThreadComment,
+    VendorRejected,
+)
 from integrations.registry import VendorContext
 from tests.integrations.fakes import (
     CLIENT_ID,
     CLIENT_SECRET,
     MILESTONES,
+    TRACEABLE_LINES,
     XERO_PREFIX,
     XERO_TOKEN_PATH,
     FakeXero,
@@ -29,6 +37,7 @@ from tests.integrations.fakes import (
     strings,
     traceable_brief,
     utc,
+    xero_total,
 )
 from tests.support.openapi_check import assert_matches_spec
 from tests.support.stub_server import Recorded, Reply, StubServer
@@ -449,6 +458,31 @@ def test_xero_look_first_ignores_a_marker_quoted_in_a_milestone_description(xro:
     assert len(xro.fake.invoices) == 6
 
 
+def test_xero_look_first_ignores_a_marker_ending_a_later_lines_description(xro: Harness) -> None:
+    adapter = xro.adapter()
+    first, second = TRACEABLE_LINES["one_off"]
+    quoting = traceable_brief("one_off").model_copy(
+        update={"handoff_id": 43, "marker": "handoff-43"}
+    )
+    billing = quoting.billing
+    assert billing is not None
+    # Handoff 43's second line, typed in its form, ends with handoff 42's tag.
+    named = second.model_copy(update={"description": "Workshop (ref handoff-42/1)"})
+    quoting = quoting.model_copy(
+        update={"billing": billing.model_copy(update={"lines": (first, named)})}
+    )
+    other = adapter.create_billing_setup(quoting, idempotency_key="h43", look_first=False)
+    [_, line_two] = xro.fake.invoices[other.external_id]["LineItems"]
+    assert line_two["Description"].endswith("(ref handoff-42/1)")
+
+    record = adapter.create_billing_setup(
+        traceable_brief("one_off"), idempotency_key="h42", look_first=True
+    )
+
+    assert record.external_id != other.external_id
+    assert len(xro.fake.invoices) == 2
+
+
 def test_xero_uneven_split_is_a_repeating_invoice_and_one_draft_for_the_remainder(
     xro: Harness,
 ) -> None:
@@ -506,8 +540,153 @@ def test_xero_every_billing_field_is_readable_on_every_document(
         history = history_text(xro.fake.history[document_id])
         assert missing_fields(brief, [*strings(document), *history]) == []
         assert document["Reference"] == "PO-7781"
-        assert "Includes the agreed discount of GBP 3,600.00" in strings(document["LineItems"])[0]
         assert all(len(h["Details"]) <= 250 for h in xro.fake.history[document_id])
+        # The discount is on the lines, or (milestones) stated on the printed line.
+        discounted = sum(
+            Decimal(str(line.get("DiscountAmount", 0))) for line in document["LineItems"]
+        )
+        stated = "Includes the agreed discount of GBP 3,600.00" in strings(document["LineItems"])[0]
+        assert (discounted > 0) != stated, document["LineItems"]
+        assert stated == (schedule == "milestones")
+
+
+# What each schedule's document itemises for TRACEABLE_LINES: (description, Quantity,
+# UnitAmount, DiscountAmount) per line, and what the document bills in all.
+SHARE = "; billed in {n} {schedule} instalments)"
+ITEMISED: dict[str, tuple[list[tuple[str, int, str, str | None]], str]] = {
+    "one_off": (
+        [
+            ("Analytics licence, three warehouses", 10, "1250.00", "3600.00"),
+            ("Onboarding workshop for the ops team", 1, "3600.00", None),
+        ],
+        "12500.00",
+    ),
+    "monthly": (
+        [
+            (
+                "Analytics licence, three warehouses (sold as 12 x GBP 3,000.00 less "
+                "GBP 3,600.00" + SHARE.format(n=12, schedule="monthly"),
+                12,
+                "250.00",
+                "300.00",
+            ),
+            (
+                "Onboarding workshop for the ops team (sold as 1 x GBP 3,600.00"
+                + SHARE.format(n=12, schedule="monthly"),
+                1,
+                "300.00",
+                None,
+            ),
+        ],
+        "3000.00",
+    ),
+    "quarterly": (
+        [
+            (
+                "Analytics licence, three warehouses (sold as 12 x GBP 3,000.00 less "
+                "GBP 3,600.00" + SHARE.format(n=4, schedule="quarterly"),
+                12,
+                "750.00",
+                "900.00",
+            ),
+            (
+                "Onboarding workshop for the ops team (sold as 1 x GBP 3,600.00"
+                + SHARE.format(n=4, schedule="quarterly"),
+                1,
+                "900.00",
+                None,
+            ),
+        ],
+        "9000.00",
+    ),
+}
+
+
+def wire(rec: Recorded) -> dict[str, Any]:
+    """The one invoice or repeating invoice a PUT carries, amounts as Decimals."""
+    body: dict[str, Any] = json.loads(rec.body, parse_float=Decimal)
+    [document] = next(iter(body.values()))
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.mark.parametrize("schedule", ["one_off", "monthly", "quarterly"])
+def test_xero_lines_as_sold_are_the_line_items_with_their_discounts(
+    xro: Harness, schedule: BillingSchedule
+) -> None:
+    brief = traceable_brief(schedule)
+
+    xro.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [put] = [*xro.calls("PUT", "/Invoices"), *xro.calls("PUT", "/RepeatingInvoices")]
+    document = wire(put)
+    expected, billed = ITEMISED[schedule]
+    tag = " (ref handoff-42/1)"
+    assert [
+        (
+            line["Description"],
+            line["Quantity"],
+            line["UnitAmount"],
+            line.get("DiscountAmount"),
+        )
+        for line in document["LineItems"]
+    ] == [
+        (text + (tag if n == 0 else ""), qty, Decimal(price), discount and Decimal(discount))
+        for n, (text, qty, price, discount) in enumerate(expected)
+    ]
+    # Never a different total than agreed: the lines bill exactly the plan's amount.
+    assert xero_total(document) == Decimal(billed)
+
+
+def test_xero_quantities_are_sent_as_sold_whole_or_fractional(xro: Harness) -> None:
+    days = SoldLine(description="Consulting", quantity=Decimal("1.5"), unit_price=Decimal(1000))
+    licence = SoldLine(description="Licence", quantity=Decimal(1), unit_price=Decimal(11000))
+    brief = make_brief("one_off", lines=(days, licence))
+
+    xro.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [put] = xro.calls("PUT", "/Invoices")
+    assert '"Quantity":1.50,"UnitAmount":1000.00' in raw(put)
+    assert '"Quantity":1,"UnitAmount":11000.00' in raw(put)
+    assert xero_total(wire(put)) == Decimal("12500.00")
+
+
+def test_xero_milestones_bill_one_line_each_and_state_the_discount(xro: Harness) -> None:
+    brief = traceable_brief("milestones")
+
+    xro.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    for put, milestone in zip(xro.calls("PUT", "/Invoices"), MILESTONES, strict=True):
+        [line] = wire(put)["LineItems"]
+        assert line["Description"].startswith(
+            f"{milestone.description}. Includes the agreed discount of GBP 3,600.00 (ref "
+        )
+        assert (line["Quantity"], line["UnitAmount"]) == (1, milestone.amount)
+        assert "DiscountAmount" not in line
+
+
+@pytest.mark.parametrize(
+    ("schedule", "description", "price", "discount"),
+    [
+        ("one_off", "Acme rollout", "16100.00", "3600.00"),
+        ("monthly", "Acme rollout: monthly instalment", "3300.00", "300.00"),
+    ],
+)
+def test_xero_discount_without_lines_is_a_list_price_line_less_its_discount(
+    xro: Harness, schedule: BillingSchedule, description: str, price: str, discount: str
+) -> None:
+    brief = traceable_brief(schedule, with_lines=False)
+
+    xro.adapter().create_billing_setup(brief, idempotency_key=KEY, look_first=False)
+
+    [put] = [*xro.calls("PUT", "/Invoices"), *xro.calls("PUT", "/RepeatingInvoices")]
+    [line] = wire(put)["LineItems"]
+    assert line["Description"] == f"{description} (ref handoff-42/1)"
+    assert (line["Quantity"], line["UnitAmount"], line["DiscountAmount"]) == (
+        1,
+        Decimal(price),
+        Decimal(discount),
+    )
 
 
 def test_xero_estimated_models_stay_drafts_with_an_instruction(xro: Harness) -> None:
