@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 from bot.config import OrgConfig
 from bot.render.form_request import form_request
 from bot.services import actions, history
+from bot.services.delivery_invoice import needs_record
 from bot.services.obligations import ObligationBook
 from bot.services.permissions import ListedMembers, Permissions
 from bot.services.ports import Clock
@@ -388,7 +389,7 @@ class HandoffService:
             )
         for team in handoff.receiving_teams:
             tool = self.org.teams[team].tool
-            if tool is None:
+            if tool is None or not needs_record(handoff, tool.vendor):
                 continue
             # One external record per receiving team with a tool; its target is the team key.
             handoff.external_records.append(ExternalRecord(target=team, vendor=tool.vendor))
