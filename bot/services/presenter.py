@@ -5,8 +5,10 @@ from __future__ import annotations
 from bot.config import OrgConfig
 from bot.render.handoff_message import EffectStatus, HandoffMessage, OpenQuestion, TeamReceipt
 from bot.services.briefs import form_sections
-from storage.models import Handoff, HandoffStatus
+from storage.models import Handoff, HandoffKind, HandoffStatus
 
+# A sale handed over: its delivery may be marked complete (bot.services.delivery_complete).
+IN_DELIVERY = (HandoffStatus.SUBMITTED, HandoffStatus.DELIVERED, HandoffStatus.CONFIRMED)
 TOOL_LABELS = {
     "asana": "Asana",
     "jira": "Jira",
@@ -58,6 +60,8 @@ def handoff_message(handoff: Handoff, org: OrgConfig, deal_url: str | None) -> H
         effects=effects,
         open_questions=questions,
         complete=handoff.status == HandoffStatus.CONFIRMED,
+        delivery_button=handoff.kind == HandoffKind.SALES_TO_DELIVERY
+        and handoff.status in IN_DELIVERY,
     )
 
 

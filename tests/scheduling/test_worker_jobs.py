@@ -29,7 +29,10 @@ def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
         reminders=_Recorder(),
         digests=_Recorder(),
         clock=lambda: now,
-        org=SimpleNamespace(hubspot=SimpleNamespace(sweep_seconds=0)),  # the sweep: its own test
+        # The HubSpot sweep and the delivery check: their own tests.
+        org=SimpleNamespace(
+            hubspot=SimpleNamespace(sweep_seconds=0), delivery=SimpleNamespace(check_seconds=0)
+        ),
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, services)
