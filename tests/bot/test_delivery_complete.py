@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from bot.jira_webhook import run_jira_webhook
 from bot.services.delivery_complete import DeliveryStart
 from bot.worker import delivery_check
 from storage.models import AuditEvent, HandoffStatus
@@ -30,7 +31,7 @@ from tests.bot.delivery_world import (
     delivery_world_factory,
 )
 from tests.bot.test_delivery import XERO_SPEC
-from tests.bot.test_handoff_flow import click
+from tests.bot.test_handoff_flow import DEAL, click
 from tests.integrations.fakes import XERO_PREFIX, history_text
 from tests.support import fake_asana, fake_jira
 from tests.support.fake_asana import project_changed
@@ -184,9 +185,14 @@ def test_jira_issue_reaching_done_starts_it_through_a_signed_webhook(
     world = worlds("jira", "quickbooks", http=True)
     origin = world.sale()
     key = world.record(origin, "ops").external_id or ""
-    token, secret = world.h.services.delivery_hooks.jira_secret("ops")
+    printed: list[str] = []
+    services = world.h.services
+    assert run_jira_webhook(services.settings, services.org, "ops", printed.append) == 0
+    url = next(line.split()[-1] for line in printed if line.strip().startswith("URL:"))
+    secret = next(line.split()[-1] for line in printed if line.strip().startswith("Secret:"))
     assert world.server is not None
-    url = f"{world.server.url}/webhooks/jira/{token}"
+    assert url.startswith(f"{world.server.url}/webhooks/jira/")
+    assert 'labels = "handoff"' in "\n".join(printed)
 
     def post(body: dict[str, Any], key_used: str = secret) -> int:
         raw = json.dumps(body).encode()
@@ -212,6 +218,8 @@ def test_jira_issue_reaching_done_starts_it_through_a_signed_webhook(
     reads = [r for r in world.servers["jira"].requests if r.path.endswith(f"/issue/{key}")]
     assert reads and all(r.query["fields"] == ["status"] for r in reads)
     fake_jira.assert_requests_match_spec(world.servers["jira"])
+    [row] = world.hook_rows()
+    assert (row.vendor, row.team, row.secret) == ("jira", "ops", secret)
 
 
 # --- the button, the App Home, permissions ------------------------------------------------------
@@ -499,3 +507,18 @@ def test_amounts_due_never_exceed_what_the_sale_left_to_invoice(
     assert answer["response_action"] == "errors"
     assert answer["errors"]["balance_due"].startswith(f"Only GBP {left:,.2f} of the agreed")
     assert world.requests("quickbooks", "POST", "/invoice") == []
+
+
+def test_handoff_delivery_command_opens_the_form_prefilled_from_the_sale(
+    worlds: DeliveryWorldFactory,
+) -> None:
+    world = worlds("asana", "quickbooks")
+    world.sale()
+
+    world.h.command(f"delivery {DEAL}", user_id=OPS_MEMBER)
+
+    form = world.h.slack.views[list(world.h.slack.views)[-1]]
+    assert form["callback_id"] == "handoff_form.delivery_to_finance"
+    shown = initial_values(form)
+    assert shown["deliverables"].startswith("delivered; Reporting pipeline")
+    assert (shown["payment_terms_days"], shown["po_number"]) == ("45", "PO-7781")
