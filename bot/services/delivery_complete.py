@@ -28,10 +28,9 @@ from bot.services.handoffs import HandoffError, HandoffService
 from bot.services.outbox import Handler, JobContext
 from bot.services.permissions import Permissions
 from bot.services.ports import Clock
-from bot.services.presenter import IN_DELIVERY
 from integrations.delivery_watch import CompletionWatch
 from integrations.ports import CreatedRecord
-from storage.models import ExternalRecord, Handoff, HandoffKind
+from storage.models import ExternalRecord, Handoff, HandoffKind, HandoffStatus
 from storage.repositories import Repository
 from storage.uow import UnitOfWorkFactory
 
@@ -39,6 +38,8 @@ log = logging.getLogger(__name__)
 
 SALES = HandoffKind.SALES_TO_DELIVERY
 DELIVERY = HandoffKind.DELIVERY_TO_FINANCE
+# A sale handed over: its delivery may be marked complete.
+IN_DELIVERY = (HandoffStatus.SUBMITTED, HandoffStatus.DELIVERED, HandoffStatus.CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -123,23 +124,29 @@ class DeliveryComplete:
         give it to the account's delivery lead, else whoever confirmed for ops, else the
         team's manager, else the admin.
         """
+        # Who may start it and who gets the form may ask Slack for a team's members: decided
+        # before the transaction, so no Slack call holds the sale's lock.
+        with self.uow() as uow:
+            origin = uow.repo.handoff(origin_id)
+        self._refuse(origin, actor)
+        assert origin is not None and origin.deal_id is not None  # _refuse checked both
+        sender = actor or self._owner(origin)
         now = self.clock()
         with self.uow() as uow:
             repo = uow.repo
             # Locked: a webhook, the check and a click at the same moment take turns here.
-            origin = repo.handoff(origin_id, for_update=True)
-            self._refuse(origin, actor)
-            assert origin is not None and origin.deal_id is not None  # _refuse checked both
+            locked = repo.handoff(origin_id, for_update=True)
+            if locked is None or locked.status not in IN_DELIVERY:
+                raise HandoffError("This handoff has not been submitted yet: nothing is delivered.")
             existing = repo.handoff_for_deal(DELIVERY, origin.deal_id)
             if existing is not None:
                 return DeliveryStart(existing.id, False, existing.sender_user_id)
-            sender = actor or self._owner(origin)
             handoff = self.handoffs.open_follow_on(
                 repo,
                 DELIVERY,
                 deal_id=origin.deal_id,
                 sender=sender,
-                names=(origin.account_name, origin.deal_name),
+                names=(locked.account_name, locked.deal_name),
                 now=now,
             )
             if handoff is None:  # another process made it between our read and our insert
@@ -147,7 +154,7 @@ class DeliveryComplete:
                 if found is None:
                     raise HandoffError("Could not start the delivery handoff; please try again.")
                 return DeliveryStart(found.id, False, found.sender_user_id)
-            self._record_start(repo, origin, handoff, sender, source, actor)
+            self._record_start(repo, locked, handoff, sender, source, actor)
             uow.commit()
         self.kick()
         log.info(

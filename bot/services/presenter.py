@@ -5,10 +5,9 @@ from __future__ import annotations
 from bot.config import OrgConfig
 from bot.render.handoff_message import EffectStatus, HandoffMessage, OpenQuestion, TeamReceipt
 from bot.services.briefs import form_sections
+from bot.services.delivery_complete import IN_DELIVERY
 from storage.models import Handoff, HandoffKind, HandoffStatus
 
-# A sale handed over: its delivery may be marked complete (bot.services.delivery_complete).
-IN_DELIVERY = (HandoffStatus.SUBMITTED, HandoffStatus.DELIVERED, HandoffStatus.CONFIRMED)
 TOOL_LABELS = {
     "asana": "Asana",
     "jira": "Jira",
