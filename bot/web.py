@@ -73,9 +73,15 @@ class WebApp:
         return _reply(start_response, 404, {"error": "not found"})
 
     def _hubspot(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        body, headers = _raw_request(environ)
-        if body is None:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > MAX_WEBHOOK_BYTES:
             return _reply(start_response, 413, {"error": "body too large"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").title(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
         response = self.hubspot.handle("POST", self._full_uri(environ), headers, body)
         return _reply(start_response, response.status, response.body)
 

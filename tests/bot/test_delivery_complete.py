@@ -176,6 +176,37 @@ def test_asana_status_set_to_complete_is_seen_by_the_periodic_check_in_socket_mo
     assert len(world.requests_for_form()) == 1
 
 
+def test_a_webhook_asana_cannot_confirm_leaves_the_project_to_the_periodic_check(
+    worlds: DeliveryWorldFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = worlds("asana", "quickbooks", http=True)
+    origin = world.sale()
+    project = world.record(origin, "ops").external_id or ""
+    assert world.server is not None
+    app = world.server.app
+
+    def unreachable(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+        return [b"proxy error"]
+
+    world.server.app = unreachable  # e.g. PUBLIC_URL points at a proxy that is down
+    delivery_check(world.h.services)
+    world.settle()
+    world.server.app = app
+
+    [row] = world.hook_rows()
+    assert (row.status, row.secret) == ("failed", None)
+    assert world.asana.webhooks == {}
+    assert "asana_webhook_refused" in caplog.text
+    assert delivery_check(world.h.services) == 0  # not registered again; read next period
+
+    world.asana.complete_project(project)
+    world.h.clock.advance(seconds=world.h.services.org.delivery.check_seconds)
+    delivery_check(world.h.services)
+    world.settle()
+    assert _audit_sources(world, world.delivery().id) == ["asana_check"]
+
+
 # --- Jira: a signed admin webhook ---------------------------------------------------------------
 
 
@@ -220,6 +251,22 @@ def test_jira_issue_reaching_done_starts_it_through_a_signed_webhook(
     fake_jira.assert_requests_match_spec(world.servers["jira"])
     [row] = world.hook_rows()
     assert (row.vendor, row.team, row.secret) == ("jira", "ops", secret)
+
+
+def test_jira_issue_done_is_seen_by_the_periodic_check_without_a_webhook(
+    worlds: DeliveryWorldFactory,
+) -> None:
+    world = worlds("jira", "xero")
+    origin = world.sale()
+    key = world.record(origin, "ops").external_id or ""
+    world.jira.set_status(key, "Accepted by client", "done")  # any status in the Done category
+
+    delivery_check(world.h.services)
+    world.settle()
+
+    assert _audit_sources(world, world.delivery().id) == ["jira_check"]
+    [note] = world.thread_notes(origin)
+    assert "the Jira issue reached Done (seen by the periodic check)" in note.text
 
 
 # --- the button, the App Home, permissions ------------------------------------------------------
