@@ -9,6 +9,8 @@ check   validate the environment and the organisation file, and exit; with --liv
         setting against the real services (one line each) and exit non-zero on any failure.
 manifest --url URL   print the Slack app manifest for HTTP mode, request URLs filled in.
 connect quickbooks|xero   connect a finance tool through its OAuth consent screen.
+jira-webhook [--team KEY]   print the URL and secret of the Jira webhook that says an account's
+        issue is done (delivery complete -> finance).
 """
 
 from __future__ import annotations
@@ -43,12 +45,21 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "web", "worker", "migrate", "check", "manifest", "connect"],
+        choices=[
+            "serve",
+            "web",
+            "worker",
+            "migrate",
+            "check",
+            "manifest",
+            "connect",
+            "jira-webhook",
+        ],
     )
     parser.add_argument("vendor", nargs="?", help="connect: quickbooks or xero")
     parser.add_argument("--live", action="store_true", help="check: call every service")
     parser.add_argument("--url", help="manifest: the app's public https URL")
-    parser.add_argument("--team", help="connect: the team whose tool to connect")
+    parser.add_argument("--team", help="connect, jira-webhook: the team whose tool it is")
     args = parser.parse_args(argv)
     try:
         if args.command == "manifest":
@@ -57,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             return _live_check()
         if args.command == "connect":
             return _connect(parser, args.vendor, args.team)
+        if args.command == "jira-webhook":
+            return _jira_webhook(args.team)
         return _run(args.command)
     except ConfigError as exc:
         print(f"handoff: {exc}", file=sys.stderr)
@@ -91,6 +104,14 @@ def _connect(parser: argparse.ArgumentParser, vendor: str | None, team: str | No
     settings, org = _settings_and_org(require_slack=False)
     configure_logging(settings.log_level)
     return run_connect(settings, org, vendor, team, dict(os.environ), print)
+
+
+def _jira_webhook(team: str | None) -> int:
+    from bot.jira_webhook import run_jira_webhook
+
+    settings, org = _settings_and_org(require_slack=False)
+    configure_logging(settings.log_level)
+    return run_jira_webhook(settings, org, team, print)
 
 
 def _run(command: str) -> int:

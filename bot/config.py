@@ -218,6 +218,16 @@ class BillingOrg(Strict):
     remainder: Literal["first", "last"] = "last"
 
 
+class DeliveryOrg(Strict):
+    """Delivery complete -> finance (issue 9): how the app learns an account's delivery is done."""
+
+    # Seconds between checks of each open account's project (Asana) or issue (Jira): the trigger
+    # in Socket Mode, a safety net behind the webhooks over HTTP; 0 turns the check off.
+    check_seconds: int = Field(default=900, ge=0)
+    # Register an Asana webhook on each project the app creates (HTTP mode with PUBLIC_URL).
+    asana_webhooks: bool = True
+
+
 class Route(Strict):
     """Who sends and who receives a kind of handoff."""
 
@@ -250,6 +260,7 @@ class OrgConfig(Strict):
 
     drafting: DraftingConfig | None = None  # off unless configured: nothing leaves otherwise
     billing: BillingOrg = BillingOrg()
+    delivery: DeliveryOrg = DeliveryOrg()
 
     @model_validator(mode="after")
     def _routes_name_teams(self) -> OrgConfig:

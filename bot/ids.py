@@ -16,6 +16,7 @@ class Action(StrEnum):
     EXPORT_STATS = "export_stats_csv"  # App Home; value: months
     HOME_PAGE_PREVIOUS = "home_page_previous"  # value: "<section key>:<offset>"
     HOME_PAGE_NEXT = "home_page_next"
+    DELIVERY_COMPLETE = "delivery_complete"  # value: the sales -> delivery handoff's id
 
 
 class Callback(StrEnum):

@@ -9,6 +9,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from bot.app import create_app
+from bot.delivery_webhooks import DeliveryWebhooks
 from bot.web import WebApp
 from bot.webhooks import HubSpotWebhook
 from bot.wiring import Services
@@ -26,7 +27,10 @@ def build_wsgi(services: Services) -> WebApp:
     oauth = web_callback(
         services.settings, services.org, dict(os.environ), SqlTokenStore(services.uow)
     )
-    return WebApp(create_app(services), hubspot, services.settings.public_url, oauth)
+    delivery = DeliveryWebhooks(
+        services.uow, services.delivery_hooks, services.delivery, services.kick
+    )
+    return WebApp(create_app(services), hubspot, services.settings.public_url, oauth, delivery)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.delivery_webhooks import DeliveryWebhooks
 from bot.webhooks import HubSpotWebhook
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ Environ = dict[str, Any]
 
 MAX_WEBHOOK_BYTES = 1_000_000  # 100 HubSpot events are a few tens of kB
 OAUTH_CALLBACK = re.compile(r"/oauth/([a-z]+)/callback")
+DELIVERY_HOOK = re.compile(r"/webhooks/(asana|jira)/([A-Za-z0-9_-]{16,64})")
 
 # vendor, query parameters -> (status, text for the person's browser); see bot.connect
 OAuthCallback = Callable[[str, Mapping[str, str]], tuple[int, str]]
@@ -35,11 +37,13 @@ class WebApp:
         hubspot: HubSpotWebhook,
         public_url: str | None,
         oauth_callback: OAuthCallback | None = None,
+        delivery: DeliveryWebhooks | None = None,
     ) -> None:
         self.slack = SlackRequestHandler(bolt, path="/slack/events")
         self.hubspot = hubspot
         self.public_url = public_url.rstrip("/") if public_url else None
         self.oauth_callback = oauth_callback
+        self.delivery = delivery
         self._announced: str | None = None  # the last request-derived URL that was logged
         if self.public_url:
             log.info("hubspot_signature_url url=%s from=PUBLIC_URL", self.public_url)
@@ -56,6 +60,9 @@ class WebApp:
             return self.slack(environ, start_response)
         if path == "/webhooks/hubspot" and method == "POST":
             return self._hubspot(environ, start_response)
+        hook = DELIVERY_HOOK.fullmatch(path)
+        if hook and method == "POST" and self.delivery is not None:
+            return self._delivery(environ, start_response, hook.group(1), hook.group(2))
         if path == "/healthz":
             return _reply(start_response, 200, {"ok": True})
         oauth = OAUTH_CALLBACK.fullmatch(path)
@@ -77,6 +84,17 @@ class WebApp:
         }
         response = self.hubspot.handle("POST", self._full_uri(environ), headers, body)
         return _reply(start_response, response.status, response.body)
+
+    def _delivery(
+        self, environ: Environ, start_response: StartResponse, vendor: str, token: str
+    ) -> Iterable[bytes]:
+        """An ops tool's webhook (issue 9): its signature covers the raw body, read as sent."""
+        assert self.delivery is not None
+        body, headers = _raw_request(environ)
+        if body is None:
+            return _reply(start_response, 413, {"error": "body too large"})
+        answer = self.delivery.handle(vendor, token, headers, body)
+        return _reply(start_response, answer.status, answer.body, answer.headers)
 
     def _full_uri(self, environ: Environ) -> str:
         """The URL HubSpot called, which its v3 signature covers (PUBLIC_URL behind a proxy)."""
@@ -107,18 +125,38 @@ def _first(header: str | None) -> str | None:
     return first or None
 
 
-def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+def _raw_request(environ: Environ) -> tuple[bytes | None, dict[str, str]]:
+    """The raw body (None when over the limit) and the request's headers."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length > MAX_WEBHOOK_BYTES:
+        return None, {}
+    body = environ["wsgi.input"].read(length) if length else b""
+    headers = {
+        key[5:].replace("_", "-").title(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    return body, headers
+
+
+def _reply(
+    start_response: StartResponse,
+    status: int,
+    body: dict[str, Any],
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
     raw = json.dumps(body).encode()
     reason = {
         200: "OK",
         400: "Bad Request",
         401: "Unauthorized",
+        403: "Forbidden",
         404: "Not Found",
         413: "Payload Too Large",
         503: "Service Unavailable",
     }.get(status, "")
     start_response(
         f"{status} {reason}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(raw)))],
+        [("Content-Type", "application/json"), ("Content-Length", str(len(raw))), *headers],
     )
     return [raw]

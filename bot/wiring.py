@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 
 from bot.config import ConfigError, OrgConfig, Settings
 from bot.render.mrkdwn import escape
+from bot.services.delivery_complete import DeliveryComplete
+from bot.services.delivery_hooks import DeliveryHooks
 from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
 from bot.services.handoffs import HandoffService
@@ -30,6 +32,8 @@ from bot.services.teams import TeamDirectory
 from bot.services.token_store import SqlTokenStore
 from bot.slack_messenger import SlackMessenger, make_web_client
 from integrations import registry
+from integrations.asana_webhooks import AsanaWatch
+from integrations.delivery_watch import CompletionWatch, build_watch
 from integrations.drafting import Drafter, build_drafter
 from integrations.ports import Crm, FinanceTool, OpsTool
 from integrations.registry import VendorContext
@@ -63,6 +67,8 @@ class Services:
     reminders: ReminderService
     digests: DigestService
     home: HomeService
+    delivery: DeliveryComplete
+    delivery_hooks: DeliveryHooks
 
 
 def build_services(
@@ -129,7 +135,20 @@ def build_services(
     )
     effects = Effects(uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams)
     history = HistoryService(uow, org, clock, crm, _build_drafter(org, vendor_ctx))
-    outbox.register({**effects.handlers(), **home.handlers(), **history.handlers()})
+    watches = _build_watches(org, vendor_ctx)
+    delivery = DeliveryComplete(uow, org, clock, handoffs, permissions, watches, kick)
+    delivery_hooks = DeliveryHooks(
+        uow, _asana_hooks(settings, org, watches), settings.public_url, kick
+    )
+    outbox.register(
+        {
+            **effects.handlers(),
+            **home.handlers(),
+            **history.handlers(),
+            **delivery.handlers(),
+            **delivery_hooks.handlers(),
+        }
+    )
     outbox.on_dead = effects.on_dead
     outbox.on_retry = effects.on_retry
     reminders = ReminderService(
@@ -156,6 +175,8 @@ def build_services(
         reminders=reminders,
         digests=digests,
         home=home,
+        delivery=delivery,
+        delivery_hooks=delivery_hooks,
     )
 
 
@@ -202,6 +223,24 @@ def _build_crm(settings: Settings, org: OrgConfig, ctx: VendorContext) -> Crm | 
             env=env, token_store=ctx.token_store, sleep=ctx.sleep, warn_admin=ctx.warn_admin
         ),
     )
+
+
+def _build_watches(org: OrgConfig, ctx: VendorContext) -> dict[str, CompletionWatch]:
+    """What reads each ops team's project or issue state (issue 9), by team key."""
+    return {
+        key: build_watch(team.tool.vendor, team.tool.settings(), ctx)
+        for key, team in org.teams.items()
+        if team.tool is not None and team.tool.vendor in registry.OPS_VENDORS
+    }
+
+
+def _asana_hooks(
+    settings: Settings, org: OrgConfig, watches: dict[str, CompletionWatch]
+) -> dict[str, AsanaWatch]:
+    """The Asana teams whose projects get webhooks: only over HTTP, where Asana can reach us."""
+    if not org.delivery.asana_webhooks or not settings.public_url or settings.slack_app_token:
+        return {}
+    return {key: watch for key, watch in watches.items() if isinstance(watch, AsanaWatch)}
 
 
 def _build_drafter(org: OrgConfig, ctx: VendorContext) -> Drafter | None:

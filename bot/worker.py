@@ -60,6 +60,12 @@ def keep_connections_alive(services: Services) -> int:
     return checked
 
 
+def delivery_check(services: Services) -> int:
+    """Delivery complete (issue 9): register missing Asana webhooks, then read each account in
+    delivery's project or issue (outbox jobs in the vendors' lanes)."""
+    return int(services.delivery_hooks.sweep()) + int(services.delivery.sweep())
+
+
 def hubspot_sweep(services: Services) -> HubSpotSweep | None:
     """The won-deal sweep, or None when it is turned off or there is no CRM to search."""
     if not services.org.hubspot.sweep_seconds or not isinstance(services.crm, DealSearch):
@@ -88,6 +94,11 @@ def periodic_jobs(services: Any) -> list[PeriodicJob]:
             misfire_grace_seconds=3600,
         ),
     ]
+    if services.org.delivery.check_seconds:
+        seconds = services.org.delivery.check_seconds
+        jobs.append(
+            PeriodicJob("delivery_check", delivery_check, seconds, misfire_grace_seconds=seconds)
+        )
     sweep = hubspot_sweep(services)
     if sweep is not None:
         seconds = services.org.hubspot.sweep_seconds

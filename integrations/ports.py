@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
@@ -196,6 +196,35 @@ class BriefSection(Record):
     items: tuple[BriefItem, ...]
 
 
+class InvoiceLine(Record):
+    description: str
+    amount: Decimal = Field(gt=0)
+
+
+class DeliveryInvoice(Record):
+    """Delivery complete: what finance invoices now, on the terms agreed at the sale."""
+
+    currency: str = Field(min_length=3, max_length=3)
+    issued: date
+    payment_terms_days: int = Field(ge=0)
+    po_number: str | None = None
+    lines: tuple[InvoiceLine, ...] = Field(description="empty when nothing more is due")
+    contract_value: Decimal
+    already_invoiced: Decimal = Decimal(0)
+    acceptance_date: date
+    acceptance_url: str | None = None
+    delivered: tuple[str, ...] = Field(default=(), description="each deliverable and its state")
+    notes: str | None = None
+
+    @property
+    def due(self) -> date:
+        """The date payment is due: the agreed number of days after the invoice date."""
+        return self.issued + timedelta(days=self.payment_terms_days)
+
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+
 class HandoffBrief(Record):
     """Everything a receiving tool needs to build its record, in vendor-neutral form."""
 
@@ -213,6 +242,7 @@ class HandoffBrief(Record):
     slack_thread_url: str | None = None
     crm_deal_url: str | None = None
     history: tuple[HistoryEntry, ...] = ()  # the deal's CRM history, newest first (ops tools)
+    delivery_invoice: DeliveryInvoice | None = None  # delivery -> finance handoffs only
 
     def billing_contact(self) -> Contact | None:
         """The contact finance invoices: the one whose role mentions billing, else the first."""
@@ -386,6 +416,19 @@ class FinanceTool(Protocol):
         self, record: CreatedRecord, comment: ThreadComment, *, idempotency_key: str
     ) -> str | None:
         """Mirror a thread message; None where the vendor has nowhere to put it."""
+        ...
+
+
+@runtime_checkable
+class DeliveryInvoicer(Protocol):
+    """A finance tool that raises the invoice due when delivery is complete (issue 9)."""
+
+    vendor: str
+
+    def create_delivery_invoice(
+        self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
+    ) -> CreatedRecord:
+        """Find or create the customer, then one invoice for `brief.delivery_invoice`."""
         ...
 
 

@@ -31,6 +31,8 @@ from integrations.billing import (
     money_json,
     require_billing,
 )
+from integrations.delivery_text import customer_memo as delivery_memo
+from integrations.delivery_text import delivery_note, require_delivery_invoice
 from integrations.finance_text import (
     address_lines,
     discount_statement,
@@ -44,6 +46,7 @@ from integrations.ports import (
     ESTIMATED_MODELS,
     BillingTerms,
     CreatedRecord,
+    DeliveryInvoice,
     HandoffBrief,
     ThreadComment,
     VendorRejected,
@@ -69,6 +72,8 @@ REMIND_DAYS = 5  # days before each estimated invoice that QBO reminds finance t
 PERSON_NAME_MAX = 25  # XSD: GivenName, FamilyName "Max. length: 25 characters"
 ADDRESS_LINES = ("Line1", "Line2", "Line3", "Line4", "Line5")
 ADDRESS_LINE_MAX = 500  # XSD: PhysicalAddress.Line1..5 "Max. length: 500 characters"
+LINE_DESCRIPTION_MAX = 4000  # XSD: Line.Description "Max. length: 4000 characters"
+CUSTOM_FIELD_MAX = 31  # QBO custom field string values hold 31 characters
 
 
 class QuickBooksConfig(BaseModel):
@@ -94,6 +99,9 @@ class QuickBooksConfig(BaseModel):
         default=None, description="Account for discount lines; QBO's default discounts account"
     )
     app_url: str | None = "https://app.qbo.intuit.com"
+    po_custom_field_id: str | None = Field(
+        default=None, description="DefinitionId of the invoice custom field holding the PO number"
+    )
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,17 @@ class QuickBooksFinance:
             for doc in documents
         ]
         return self._record(documents[0].endpoint, ids, customer_id)
+
+    def create_delivery_invoice(
+        self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
+    ) -> CreatedRecord:
+        """Delivery complete: the customer, then one invoice for what is due now (issue 9)."""
+        invoice = require_delivery_invoice(brief, VENDOR)
+        doc = delivery_document(brief, invoice, self._config)  # built before any call
+        customer_id = self._customer_id(brief, customer_terms(invoice), idempotency_key)
+        existing = self._existing([doc], customer_id) if look_first else {}
+        invoice_id = existing.get(doc.tag) or self._create(doc, customer_id, brief, idempotency_key)
+        return self._record(doc.endpoint, [invoice_id], customer_id)
 
     def add_note(
         self, record: CreatedRecord, comment: ThreadComment, *, idempotency_key: str
@@ -388,6 +407,66 @@ class _Bodies:
             "Description": line.description,
             "SalesItemLineDetail": detail,
         }
+
+
+def delivery_document(
+    brief: HandoffBrief, invoice: DeliveryInvoice, config: QuickBooksConfig
+) -> _Document:
+    """The delivery invoice: one line per amount due, dated, due and referenced as agreed."""
+    tag = document_tag(brief.marker, 1)
+    lines = []
+    for line in invoice.lines:
+        detail: dict[str, Any] = {
+            "ItemRef": {"value": config.item_ref},
+            "Qty": 1,
+            "UnitPrice": line.amount,
+        }
+        if config.tax_code_ref:
+            detail["TaxCodeRef"] = {"value": config.tax_code_ref}
+        lines.append(
+            {
+                "DetailType": "SalesItemLineDetail",
+                "Amount": line.amount,
+                "Description": clip(line.description, LINE_DESCRIPTION_MAX),
+                "SalesItemLineDetail": detail,
+            }
+        )
+    body: dict[str, Any] = {
+        "CurrencyRef": {"value": invoice.currency},
+        "TxnDate": invoice.issued,
+        "DueDate": invoice.due,
+        "Line": lines,
+        "CustomerMemo": {"value": clip(delivery_memo(invoice), CUSTOMER_MEMO_MAX)},
+        "PrivateNote": clip(
+            delivery_note(brief, invoice, f"Created by Handoff {tag}"), PRIVATE_NOTE_MAX
+        ),
+    }
+    term = config.term_refs.get(invoice.payment_terms_days)
+    if term:
+        body["SalesTermRef"] = {"value": term}
+    if config.po_custom_field_id and invoice.po_number:
+        body["CustomField"] = [
+            {
+                "DefinitionId": config.po_custom_field_id,
+                "Name": "PO Number",
+                "Type": "StringType",
+                "StringValue": clip(invoice.po_number, CUSTOM_FIELD_MAX),
+            }
+        ]
+    return _Document("invoice", 1, tag, body)
+
+
+def customer_terms(invoice: DeliveryInvoice) -> BillingTerms:
+    """The agreed terms a customer is found (currency) or, if missing, created with."""
+    return BillingTerms(
+        contract_value=invoice.contract_value,
+        currency=invoice.currency,
+        schedule="one_off",
+        first_invoice_date=invoice.issued,
+        payment_terms_days=invoice.payment_terms_days,
+        po_required=bool(invoice.po_number),
+        po_number=invoice.po_number,
+    )
 
 
 def customer_body(

@@ -35,6 +35,7 @@ from integrations.billing import (
     money_json,
     require_billing,
 )
+from integrations.delivery_text import delivery_note, require_delivery_invoice
 from integrations.finance_text import address_lines, finance_note, money
 from integrations.http import VendorHttp
 from integrations.invoice_lines import InvoiceLine, discount_of, wire_quantity
@@ -44,6 +45,7 @@ from integrations.ports import (
     BillingTerms,
     Contact,
     CreatedRecord,
+    DeliveryInvoice,
     HandoffBrief,
     ThreadComment,
     VendorRejected,
@@ -151,6 +153,25 @@ class XeroFinance:
             external_id=ids[0],
             url=web_url(self._config.app_url, "invoice", ids[0]),
             extra_ids=tuple(ids[1:]),
+        )
+
+    def create_delivery_invoice(
+        self, brief: HandoffBrief, *, idempotency_key: str, look_first: bool
+    ) -> CreatedRecord:
+        """Delivery complete: the contact, then one draft invoice for what is due now, its
+        facts in the invoice's history (issue 9)."""
+        invoice = require_delivery_invoice(brief, VENDOR)
+        doc = delivery_document(brief, invoice, self._config)  # built before any call
+        contact_id = self._contact_id(brief, customer_terms(invoice), idempotency_key)
+        existing = self._existing([doc], contact_id) if look_first else {}
+        invoice_id = existing.get(doc.tag) or self._create(doc, contact_id, brief, idempotency_key)
+        note = delivery_note(brief, invoice, f"Created by Handoff {doc.tag}.")
+        self._put_history(doc.collection, invoice_id, note, idempotency_key, doc.index)
+        return CreatedRecord(
+            vendor=VENDOR,
+            kind="invoice",
+            external_id=invoice_id,
+            url=web_url(self._config.app_url, "invoice", invoice_id),
         )
 
     def add_note(
@@ -400,6 +421,50 @@ class _Bodies:
         if self.config.tax_type:
             item["TaxType"] = self.config.tax_type
         return item
+
+
+def delivery_document(
+    brief: HandoffBrief, invoice: DeliveryInvoice, config: XeroConfig
+) -> _Document:
+    """A draft sales invoice: one line per amount due, the PO as its Reference, due as agreed."""
+    tag = document_tag(brief.marker, 1)
+    lines = []
+    for number, line in enumerate(invoice.lines):
+        # The tag ends the first line's description, where look-before-create reads it.
+        description = f"{line.description} {tag}" if number == 0 else line.description
+        item: dict[str, Any] = {
+            "Description": description,
+            "Quantity": 1,
+            "UnitAmount": line.amount,
+            "AccountCode": config.account_code,
+        }
+        if config.tax_type:
+            item["TaxType"] = config.tax_type
+        lines.append(item)
+    body: dict[str, Any] = {
+        "Type": "ACCREC",
+        "Status": "DRAFT",
+        "Date": invoice.issued,
+        "DueDate": invoice.due,
+        "LineItems": lines,
+        "LineAmountTypes": config.line_amount_types,
+        "CurrencyCode": invoice.currency,
+    }
+    if invoice.po_number:
+        body["Reference"] = invoice.po_number
+    return _Document("Invoices", 1, tag, {"Invoices": [body]})
+
+
+def customer_terms(invoice: DeliveryInvoice) -> BillingTerms:
+    """The agreed terms a contact is found or, if missing, created with (its currency)."""
+    return BillingTerms(
+        contract_value=invoice.contract_value,
+        currency=invoice.currency,
+        schedule="one_off",
+        first_invoice_date=invoice.issued,
+        payment_terms_days=invoice.payment_terms_days,
+        po_number=invoice.po_number,
+    )
 
 
 def web_url(app_url: str | None, kind: str, external_id: str) -> str | None:

@@ -367,3 +367,25 @@ class HistoryDraft(Base):
     citations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> [source ids]
     note: Mapped[str | None] = mapped_column(Text)  # why there is no draft, for the form
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VendorWebhook(Base):
+    """A webhook an ops tool sends us (issue 9): where it posts and the secret that signs it.
+
+    `token` is the random last segment of the URL the vendor posts to, so a request names its
+    row before its signature is checked; `secret` is never logged.
+    """
+
+    __tablename__ = "vendor_webhooks"
+    __table_args__ = (UniqueConstraint("vendor", "team", "resource"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(16))  # "asana", "jira"
+    team: Mapped[str] = mapped_column(String(64))  # the ops team whose tool it watches
+    resource: Mapped[str] = mapped_column(String(64))  # Asana project gid; "site" for Jira
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(64))  # the vendor's webhook gid
+    secret: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/active/failed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

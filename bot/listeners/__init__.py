@@ -8,7 +8,16 @@ from bot.wiring import Services
 
 
 def register_listeners(app: App, services: Services) -> None:
-    from bot.listeners import commands, form, handoff_message, history, home, reminders, thread
+    from bot.listeners import (
+        commands,
+        delivery,
+        form,
+        handoff_message,
+        history,
+        home,
+        reminders,
+        thread,
+    )
 
-    for module in (form, handoff_message, thread, commands, home, reminders, history):
+    for module in (form, handoff_message, thread, commands, home, reminders, history, delivery):
         module.register(app, services)

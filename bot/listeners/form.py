@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot.ids import Action
 from bot.listeners.history import form_with_history, insert_context, readonly_view, with_context
 from bot.listeners.offload import offload
+from bot.services.delivery_prefill import origin_of
 from bot.services.handoffs import HandoffError
 from bot.services.prefill import Opening, fetched_opening, stored_opening
 from bot.wiring import Services
@@ -77,7 +78,9 @@ def stored_view(services: Services, handoff_id: int, user_id: str) -> dict[str, 
         return error_view("Handoff", refusal).to_dict()
     if handoff.status != HandoffStatus.AWAITING_FORM:
         return readonly_view(services, handoff)
-    opening = stored_opening(handoff, services.crm, services.clock().date())
+    opening = stored_opening(
+        handoff, services.crm, services.clock().date(), origin_of(services.uow, handoff)
+    )
     if opening is None:
         return None
     _refresh_if_stale(services, handoff)
@@ -115,7 +118,9 @@ def _draft_base(services: Services, handoff: Handoff) -> dict[str, Any]:
     and any drafts from the deal history), so later steps keep them."""
     if handoff.draft_payload:
         return dict(handoff.draft_payload)
-    opening = stored_opening(handoff, services.crm, services.clock().date())
+    opening = stored_opening(
+        handoff, services.crm, services.clock().date(), origin_of(services.uow, handoff)
+    )
     values = dict(opening.values) if opening is not None else {}
     return dict(form_with_history(services, handoff, values, None)[0])
 

@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.ids import Action
+from bot.render.delivery import delivery_button
 from bot.render.mrkdwn import clip, escape, escape_keep_mentions, link, quote, slack_date
 
 MAX_BLOCKS = 50
@@ -68,6 +69,7 @@ class HandoffMessage:
     open_questions: Sequence[OpenQuestion] = ()
     complete: bool = False
     summary_sections: int = 3  # how many form sections to show in full in the message
+    delivery_button: bool = False  # a sale in delivery: ops may press "Delivery complete"
     notes: Sequence[str] = field(default_factory=tuple)
 
 
@@ -200,4 +202,6 @@ def _buttons(message: HandoffMessage) -> Block:
                     style="primary",
                 )
             )
+    if message.delivery_button:
+        elements.append(delivery_button(message.handoff_id))
     return ActionsBlock(block_id="handoff_actions", elements=elements[:25])

@@ -22,6 +22,8 @@ SLACK_POST = "slack.post"
 # A SLACK_POST payload key: {"team": key or None}, sent only in that team's working hours.
 WORKING_HOURS = "working_hours"
 HOME_PUBLISH = "home.publish"
+DELIVERY_CHECK = "delivery.check"  # read whether the account's project or issue is complete
+DELIVERY_WATCH = "delivery.watch"  # register the webhook that says when it is (Asana)
 
 
 def post_key(handoff_id: int) -> str:

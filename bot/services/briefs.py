@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.services.delivery_invoice import delivery_invoice
 from forms import sales_to_delivery
 from forms.delivery_to_finance import DeliveryToFinanceForm
 from forms.registry import get_form
@@ -50,21 +51,6 @@ def form_sections(handoff: Handoff) -> list[tuple[str, list[tuple[str, str]]]]:
         return []
     spec = get_form(handoff.kind)
     return [(title, list(items)) for title, items in spec.sections(form_model(handoff))]
-
-
-FINAL_INVOICE_TERMS_DAYS = 30
-
-
-def final_invoice(model: DeliveryToFinanceForm) -> BillingTerms:
-    """Delivery complete: finance raises one invoice for the agreed final amount."""
-    return BillingTerms(
-        contract_value=model.final_invoice_amount,
-        currency=model.currency,
-        schedule="one_off",
-        first_invoice_date=model.invoice_date,
-        payment_terms_days=FINAL_INVOICE_TERMS_DAYS,
-        conditions=model.notes,
-    )
 
 
 def build_brief(
@@ -105,7 +91,7 @@ def build_brief(
         }
     elif handoff.kind == HandoffKind.DELIVERY_TO_FINANCE:
         assert isinstance(model, DeliveryToFinanceForm)
-        structured = {"billing": final_invoice(model)}
+        structured = {"delivery_invoice": delivery_invoice(model)}
     account = handoff.account_name or handoff.deal_name or f"Handoff {handoff.id}"
     return HandoffBrief(
         handoff_id=handoff.id,

@@ -13,7 +13,13 @@ from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext
 from bot.services.presenter import TOOL_LABELS
-from integrations.ports import CreatedRecord, HandoffBrief, NotFound, VendorError
+from integrations.ports import (
+    CreatedRecord,
+    DeliveryInvoicer,
+    HandoffBrief,
+    NotFound,
+    VendorError,
+)
 from storage.models import ExternalRecord, Handoff
 
 
@@ -83,7 +89,12 @@ class VendorEffects(EffectsBase):
             if team in self.tools.ops:
                 return self.tools.ops[team].create_record(brief, look_first=look_first)
             if team in self.tools.finance:
-                return self.tools.finance[team].create_billing_setup(
+                finance = self.tools.finance[team]
+                if brief.delivery_invoice is not None and isinstance(finance, DeliveryInvoicer):
+                    return finance.create_delivery_invoice(
+                        brief, idempotency_key=key, look_first=look_first
+                    )
+                return finance.create_billing_setup(
                     brief, idempotency_key=key, look_first=look_first
                 )
         except VendorError as exc:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 from bot.config import OrgConfig
 from bot.render.form_request import form_request
 from bot.services import actions, history
+from bot.services.delivery_invoice import needs_record
 from bot.services.obligations import ObligationBook
 from bot.services.permissions import ListedMembers, Permissions
 from bot.services.ports import Clock
@@ -230,6 +231,29 @@ class HandoffService:
         self.kick()
         return handoff.id, True
 
+    def open_follow_on(
+        self,
+        repo: Repository,
+        kind: str,
+        *,
+        deal_id: str,
+        sender: str,
+        names: tuple[str, str],
+        now: datetime,
+    ) -> Handoff | None:
+        """A later handoff of an account (delivery -> finance), made in the caller's transaction
+        with its sender owing the form; None when the deal has one of this kind already.
+
+        `names` are the account and deal names the earlier handoff already knows.
+        """
+        handoff = self._new_handoff(kind, deal_id=deal_id, sender=sender, now=now)
+        handoff.account_name, handoff.deal_name = names
+        if not repo.insert_if_absent(handoff):  # (kind, deal) is unique: one per account
+            return None
+        self._assign_sender(repo, handoff, sender, now)
+        history.enqueue_fetch(repo, handoff)
+        return handoff
+
     def reassign(self, handoff_id: int, by_user_id: str, to_user_id: str) -> Handoff:
         """The admin or the sending team's manager gives a pending handoff to another member:
         the form obligation moves to them and they get the DM with the button."""
@@ -388,7 +412,7 @@ class HandoffService:
             )
         for team in handoff.receiving_teams:
             tool = self.org.teams[team].tool
-            if tool is None:
+            if tool is None or not needs_record(handoff, tool.vendor):
                 continue
             # One external record per receiving team with a tool; its target is the team key.
             handoff.external_records.append(ExternalRecord(target=team, vendor=tool.vendor))

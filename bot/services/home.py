@@ -21,6 +21,7 @@ from bot.ids import is_user_id
 from bot.render.home import home_view
 from bot.render.mrkdwn import slack_date
 from bot.services import home_sections
+from bot.services.delivery_home import in_delivery_section
 from bot.services.leases import Leases
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Handler, JobContext
@@ -110,6 +111,7 @@ class HomeService:
                 home_sections.to_confirm(session, book, mine, now, at),
                 home_sections.questions(session, book, user_id, now, at),
                 home_sections.completed(session, book, user_id, mine, now, at),
+                in_delivery_section(session, book, mine, at),
             ]
             if managed:
                 lists.append(home_sections.overdue(session, book, managed, now, at))

@@ -59,7 +59,12 @@ _SLACK_ACTIONS = {
     actions.HOME_PUBLISH,
 }
 _CRM_ACTIONS = {actions.MOVE_DEAL_STAGE, actions.CRM_NOTE, actions.CRM_SNAPSHOT}
-_RECORD_ACTIONS = {actions.CREATE_RECORD, actions.MIRROR_COMMENT}
+_RECORD_ACTIONS = {
+    actions.CREATE_RECORD,
+    actions.MIRROR_COMMENT,
+    actions.DELIVERY_CHECK,
+    actions.DELIVERY_WATCH,
+}
 
 
 def merged_limits(overrides: Mapping[str, VendorLimit]) -> dict[str, VendorLimit]:

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
+from bot.services.delivery_prefill import delivery_values
 from forms.base import FormValues
 from forms.sales_to_delivery_prefill import prefill_values
 from integrations.ports import Crm, DealSnapshot, VendorError
@@ -26,11 +27,16 @@ class Opening:
     deal: DealSnapshot | None = None
 
 
-def stored_opening(handoff: Handoff, crm: Crm | None, today: date | None = None) -> Opening | None:
-    """The draft (nothing typed is lost), else the stored CRM snapshot; None if the CRM must be
-    asked first."""
+def stored_opening(
+    handoff: Handoff, crm: Crm | None, today: date | None = None, origin: Handoff | None = None
+) -> Opening | None:
+    """The draft (nothing typed is lost), else what was agreed at the sale (`origin`, for a
+    delivery -> finance handoff), else the stored CRM snapshot; None if the CRM must be asked."""
     if handoff.draft_payload:
         return Opening(values=dict(handoff.draft_payload), note="Your draft was restored.")
+    if origin is not None:
+        values = delivery_values(origin, today or date.today())
+        return Opening(values=values, note=f"Prefilled from the sale's handoff #{origin.id}.")
     if crm is None or not handoff.deal_id:
         return Opening(values=_fallback(handoff), note=None)
     if handoff.crm_snapshot:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.config import OrgConfig
 from bot.render.handoff_message import EffectStatus, HandoffMessage, OpenQuestion, TeamReceipt
 from bot.services.briefs import form_sections
-from storage.models import Handoff, HandoffStatus
+from bot.services.delivery_complete import IN_DELIVERY
+from storage.models import Handoff, HandoffKind, HandoffStatus
 
 TOOL_LABELS = {
     "asana": "Asana",
@@ -58,6 +59,8 @@ def handoff_message(handoff: Handoff, org: OrgConfig, deal_url: str | None) -> H
         effects=effects,
         open_questions=questions,
         complete=handoff.status == HandoffStatus.CONFIRMED,
+        delivery_button=handoff.kind == HandoffKind.SALES_TO_DELIVERY
+        and handoff.status in IN_DELIVERY,
     )
 
 

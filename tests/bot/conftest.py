@@ -205,6 +205,7 @@ def make_harness(engine: Engine) -> Iterator[Callable[..., Harness]]:
         org: OrgConfig | None = None,
         env: dict[str, str] | None = None,
         slack: FakeSlack | None = None,
+        public_url: str | None = None,
     ) -> Harness:
         slack = slack or FakeSlack(
             users_by_email={"sam@seller.example": SELLER},
@@ -225,6 +226,7 @@ def make_harness(engine: Engine) -> Iterator[Callable[..., Harness]]:
             hubspot_token="pat-test",
             hubspot_client_secret=HUBSPOT_SECRET,
             hubspot_base_url=hubspot.url,
+            public_url=public_url,
         )
         org = org or parse_org_config(org_dict())
         services = build_services(

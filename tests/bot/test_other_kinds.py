@@ -22,10 +22,14 @@ def worlds(make_harness: Callable[..., Harness]) -> Iterator[WorldFactory]:
 
 DELIVERY = {
     "account_name": "Acme Ltd",
-    "what_was_delivered": "Reporting pipeline live; dashboard signed off by Dana.",
+    "deliverables": "delivered; Reporting pipeline\ndelivered; Dashboard; signed off by Dana",
     "acceptance_date": "2027-06-30",
-    "final_invoice_amount": "4000",
+    "acceptance_evidence_url": "https://mail.example.com/acme-sign-off",
     "currency": "GBP",
+    "contract_value": "36000",
+    "already_invoiced": "36000",
+    "payment_terms_days": "30",
+    "billable_extras": "4000; Extra training day",
     "invoice_date": "2027-07-01",
 }
 

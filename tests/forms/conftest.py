@@ -67,13 +67,21 @@ SALES_VALUES: dict[str, Any] = {
 }
 FINANCE_VALUES: dict[str, Any] = {
     DeliveryToFinanceField.ACCOUNT_NAME: "Acme",
-    DeliveryToFinanceField.WHAT_WAS_DELIVERED: "Dashboard, pipeline and training, all signed off.",
+    DeliveryToFinanceField.DELIVERABLES: (
+        "delivered; Dashboard; signed off by Amy\npartly; Pipeline; two feeds left\nnot; Training"
+    ),
     DeliveryToFinanceField.ACCEPTANCE_DATE: "2028-03-01",
     DeliveryToFinanceField.ACCEPTANCE_EVIDENCE_URL: "https://mail.example.com/sign-off",
-    DeliveryToFinanceField.FINAL_INVOICE_AMOUNT: "25000.00",
-    DeliveryToFinanceField.CURRENCY: "EUR",
-    DeliveryToFinanceField.INVOICE_DATE: "2028-03-02",
     DeliveryToFinanceField.OUTSTANDING_ITEMS: "One report template to polish.",
+    DeliveryToFinanceField.CURRENCY: "EUR",
+    DeliveryToFinanceField.CONTRACT_VALUE: "50000",
+    DeliveryToFinanceField.ALREADY_INVOICED: "25000",
+    DeliveryToFinanceField.PAYMENT_TERMS_DAYS: "45",
+    DeliveryToFinanceField.PO_NUMBER: "PO-7781",
+    DeliveryToFinanceField.BALANCE_DUE: "20000",
+    DeliveryToFinanceField.VARIATIONS: "1200; Board report (change request 4)",
+    DeliveryToFinanceField.BILLABLE_EXTRAS: "350.50; Travel to Leeds",
+    DeliveryToFinanceField.INVOICE_DATE: "2028-03-02",
     DeliveryToFinanceField.NOTES: "Send to the AP inbox.",
 }
 RENEWAL_VALUES: dict[str, Any] = {

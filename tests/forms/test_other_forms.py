@@ -58,15 +58,28 @@ def test_every_form_keeps_the_shared_conventions(spec: Any) -> None:
 def test_delivery_to_finance_parses_and_renders() -> None:
     form = delivery_to_finance.SPEC.parse(FINANCE_VALUES)
     assert isinstance(form, DeliveryToFinanceForm)
-    assert form.final_invoice_amount == Decimal("25000.00")
+    assert form.invoice_lines() == [
+        ("Agreed balance due on acceptance", Decimal("20000")),
+        ("Variation: Board report (change request 4)", Decimal("1200")),
+        ("Billable extra: Travel to Leeds", Decimal("350.50")),
+    ]
+    assert form.amount_due() == Decimal("21550.50")
     rows = dict(row for _, rows in delivery_to_finance.SPEC.sections(form) for row in rows)
     assert rows == {
         "Account": "Acme",
-        "What was delivered": "Dashboard, pipeline and training, all signed off.",
+        "Deliverables": "✓ Dashboard — delivered (signed off by Amy)\n"
+        "◐ Pipeline — partly delivered (two feeds left)\n✗ Training — not delivered",
         "Client accepted on": "1 Mar 2028",
         "Evidence of acceptance": "https://mail.example.com/sign-off",
         "Outstanding items": "One report template to polish.",
-        "Final invoice amount": "EUR 25,000.00",
+        "Contract value": "EUR 50,000.00",
+        "Already invoiced": "EUR 25,000.00",
+        "Payment terms": "45 days",
+        "PO number": "PO-7781",
+        "Agreed balance due now": "EUR 20,000.00",
+        "Variations": "EUR 1,200.00 — Board report (change request 4)",
+        "Billable extras": "EUR 350.50 — Travel to Leeds",
+        "Total to invoice now": "EUR 21,550.50",
         "Invoice date": "2 Mar 2028",
         "Notes for finance": "Send to the AP inbox.",
     }
@@ -77,6 +90,34 @@ def test_delivery_to_finance_parses_and_renders() -> None:
     )["title"] == {"type": "plain_text", "text": "Delivered: Acme"}
 
 
+def test_delivery_to_finance_nothing_due_is_an_answer_not_a_blank() -> None:
+    nothing = {
+        **{k: v for k, v in FINANCE_VALUES.items() if k not in AMOUNTS_DUE},
+        D.NOTHING_DUE: ["yes"],
+    }
+    form = delivery_to_finance.SPEC.parse(nothing)
+    assert isinstance(form, DeliveryToFinanceForm)
+    assert form.invoice_lines() == []
+    rows = dict(row for _, rows in delivery_to_finance.SPEC.sections(form) for row in rows)
+    assert rows["Total to invoice now"] == "Nothing more to invoice"
+
+
+def test_delivery_to_finance_reads_a_version_1_payload() -> None:
+    stored = {
+        "account_name": "Acme",
+        "what_was_delivered": "Dashboard, pipeline and training, all signed off.",
+        "acceptance_date": "2028-03-01",
+        "currency": "EUR",
+        "final_invoice_amount": "25000.00",
+        "invoice_date": "2028-03-02",
+    }
+    form = delivery_to_finance.SPEC.load(stored, 1)
+    assert form.invoice_lines() == [("Agreed balance due on acceptance", Decimal("25000.00"))]
+    assert form.payment_terms_days == 30  # what version 1 always invoiced
+    assert form.deliverables[0].name.startswith("Dashboard, pipeline")
+
+
+AMOUNTS_DUE = (D.BALANCE_DUE, D.VARIATIONS, D.BILLABLE_EXTRAS)
 FINANCE_RULES = [
     pytest.param(
         {D.INVOICE_DATE: "2028-02-28"},
@@ -85,16 +126,70 @@ FINANCE_RULES = [
         id="invoice before acceptance",
     ),
     pytest.param(
-        {D.FINAL_INVOICE_AMOUNT: "10.123"},
-        D.FINAL_INVOICE_AMOUNT,
+        {D.BALANCE_DUE: "10.123"},
+        D.BALANCE_DUE,
         "EUR amounts have at most 2 decimal places",
-        id="amount decimals",
+        id="balance decimals",
     ),
     pytest.param(
-        {D.FINAL_INVOICE_AMOUNT: "0"},
-        D.FINAL_INVOICE_AMOUNT,
-        "Must be more than 0",
-        id="amount zero",
+        {D.BALANCE_DUE: "25000.01"},
+        D.BALANCE_DUE,
+        "Only EUR 25,000.00 of the agreed value is not invoiced yet",
+        id="balance beyond what is left",
+    ),
+    pytest.param(
+        {D.ALREADY_INVOICED: "50000.01"},
+        D.ALREADY_INVOICED,
+        "Cannot be more than the contract value (EUR 50,000.00)",
+        id="invoiced beyond the value",
+    ),
+    pytest.param(
+        {D.VARIATIONS: "1200; Board report\n12.345; Typo"},
+        D.VARIATIONS,
+        "Line 2: EUR amounts have at most 2 decimal places",
+        id="variation decimals",
+    ),
+    pytest.param(
+        {D.BILLABLE_EXTRAS: "Travel to Leeds"},
+        D.BILLABLE_EXTRAS,
+        "Line 1: write it as “amount; description”",
+        id="extra without amount",
+    ),
+    pytest.param(
+        {D.DELIVERABLES: "delivered; Dashboard\nmostly; Pipeline"},
+        D.DELIVERABLES,
+        "Line 2: start with delivered, partly or not (“mostly”)",
+        id="unknown state",
+    ),
+    pytest.param(
+        {D.DELIVERABLES: "Dashboard"},
+        D.DELIVERABLES,
+        "Line 1: write it as “delivered|partly|not; deliverable; notes”",
+        id="deliverable without state",
+    ),
+    pytest.param(
+        {D.BALANCE_DUE: None, D.VARIATIONS: None, D.BILLABLE_EXTRAS: None},
+        D.NOTHING_DUE,
+        "Enter what is due now above, or tick this box",
+        id="nothing entered, box not ticked",
+    ),
+    pytest.param(
+        {D.NOTHING_DUE: ["yes"]},
+        D.NOTHING_DUE,
+        "Untick this, or clear the amounts above: not both",
+        id="amounts and nothing due",
+    ),
+    pytest.param(
+        {D.PAYMENT_TERMS_DAYS: "31"},
+        D.PAYMENT_TERMS_DAYS,
+        "Pick one of the payment terms offered",
+        id="terms not offered",
+    ),
+    pytest.param(
+        {D.ACCEPTANCE_EVIDENCE_URL: None},
+        D.ACCEPTANCE_EVIDENCE_URL,
+        "Link the client's sign-off (email, ticket or signed document)",
+        id="no evidence",
     ),
     pytest.param(
         {D.ACCEPTANCE_EVIDENCE_URL: "ftp://x"},
@@ -102,7 +197,7 @@ FINANCE_RULES = [
         "Enter a full link starting with https://",
         id="bad link",
     ),
-    pytest.param({D.WHAT_WAS_DELIVERED: None}, D.WHAT_WAS_DELIVERED, "Required", id="what missing"),
+    pytest.param({D.DELIVERABLES: None}, D.DELIVERABLES, "Required", id="deliverables missing"),
     pytest.param({D.ACCEPTANCE_DATE: None}, D.ACCEPTANCE_DATE, "Required", id="acceptance missing"),
     pytest.param({D.INVOICE_DATE: None}, D.INVOICE_DATE, "Required", id="invoice date missing"),
     pytest.param({D.CURRENCY: None}, D.CURRENCY, "Required", id="currency missing"),

@@ -161,7 +161,8 @@ def test_home_receiver_sees_the_team_handoffs_to_confirm(
     _obligations(uow, waiting[:1], sla="confirm", subject="ops", team="ops")
 
     blocks = _valid(home.render("UOPS1"))
-    assert _headers(blocks) == ["Your handoffs", "To confirm (150)"]
+    # The five ops confirmed are in delivery, each with its Delivery complete button.
+    assert _headers(blocks) == ["Your handoffs", "To confirm (150)", "In delivery (5)"]
     first = _texts(blocks[3:4])
     assert "Waiting for *Ops* to confirm · :red_circle: overdue since" in first
     assert blocks[3]["accessory"]["action_id"] == "open_handoff"

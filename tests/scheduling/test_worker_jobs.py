@@ -29,7 +29,10 @@ def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
         reminders=_Recorder(),
         digests=_Recorder(),
         clock=lambda: now,
-        org=SimpleNamespace(hubspot=SimpleNamespace(sweep_seconds=0)),  # the sweep: its own test
+        # The HubSpot sweep and the delivery check: their own tests.
+        org=SimpleNamespace(
+            hubspot=SimpleNamespace(sweep_seconds=0), delivery=SimpleNamespace(check_seconds=0)
+        ),
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, services)
@@ -47,3 +50,25 @@ def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
     digest.func(*digest.args)
     assert services.reminders.calls == [100]
     assert services.digests.calls == [now]
+
+
+def test_worker_runs_the_delivery_check_at_its_configured_interval() -> None:
+    services = SimpleNamespace(
+        reminders=_Recorder(),
+        digests=_Recorder(),
+        delivery=_Recorder(),
+        delivery_hooks=_Recorder(),
+        clock=lambda: datetime(2026, 1, 5, 9, tzinfo=UTC),
+        org=SimpleNamespace(
+            hubspot=SimpleNamespace(sweep_seconds=0), delivery=SimpleNamespace(check_seconds=600)
+        ),
+    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule_jobs(scheduler, services)
+    job = scheduler.get_job("delivery_check")
+    assert job.trigger.interval == timedelta(minutes=10)
+    assert (job.coalesce, job.max_instances) == (True, 1)
+
+    job.func(*job.args)
+    # Registrations of missing Asana webhooks, then the reads of every account in delivery.
+    assert services.delivery_hooks.calls == [100] and services.delivery.calls == [100]

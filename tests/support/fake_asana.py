@@ -7,14 +7,20 @@ without the vendor having acted first (a lost reply).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import itertools
+import json
 import re
+import secrets
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import requests
 
 from tests.support.openapi_check import assert_matches_spec
 from tests.support.stub_server import Recorded, Reply, StubServer
@@ -63,6 +69,8 @@ class FakeAsana:
     # Typeahead is "not exhaustive": projects listed here are left out of its answers.
     typeahead_misses: set[str] = field(default_factory=set)
     typeahead_blind: bool = False  # leave every project out (e.g. not indexed yet)
+    webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)  # by gid, with secret
+    deliveries: list[tuple[str, int]] = field(default_factory=list)  # (target, our answer)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(5001))
     # Requests arrive on the server's threads (two outbox workers at once): one at a time here.
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -116,6 +124,8 @@ class FakeAsana:
             return self._job(parts[1])
         if method == "PUT" and parts[0] == "projects":
             return self._update_project(parts[1], request.json["data"])
+        if parts == ["webhooks"]:
+            return self._webhooks(request) if method == "GET" else self._create_webhook(request)
         if method == "GET" and parts == ["projects"]:
             return self._page(self._live(), request)
         if method == "GET" and parts[0] == "projects" and parts[2:] == ["tasks"]:
@@ -149,6 +159,9 @@ class FakeAsana:
             "archived": False,
             "team": team,
             "permalink_url": f"https://app.asana.com/1/{WORKSPACE}/project/{gid}",
+            "completed": False,
+            "completed_at": None,
+            "current_status": None,
         }
         self.projects[gid] = project
         return project
@@ -235,10 +248,89 @@ class FakeAsana:
         next_page = {"offset": str(end), "path": "/x", "uri": "https://app.asana.com/x"}
         return Reply(200, {"data": items[start:end], "next_page": next_page if more else None})
 
+    # --- webhooks (POST /webhooks handshake, X-Hook-Signature on every delivery) ---
+
+    def _create_webhook(self, request: Recorded) -> Reply:
+        """Handshake with the target while the creating request waits, as Asana does."""
+        data = request.json["data"]
+        if data.get("resource") not in self.projects:
+            return error_reply(400, "resource: Unknown object")
+        secret = secrets.token_hex(32)
+        try:
+            answer = requests.post(data["target"], headers={"X-Hook-Secret": secret}, timeout=5)
+        except requests.RequestException:
+            return error_reply(400, "target: the handshake could not reach the target")
+        echoed = answer.headers.get("X-Hook-Secret")
+        if answer.status_code not in (200, 204) or echoed != secret:
+            return error_reply(400, "target: the handshake was not confirmed")
+        gid = str(next(self._ids))
+        hook = {
+            "gid": gid,
+            "resource_type": "webhook",
+            "active": True,
+            "resource": {"gid": data["resource"], "name": self.projects[data["resource"]]["name"]},
+            "target": data["target"],
+            "filters": data.get("filters", []),
+        }
+        self.webhooks[gid] = {**hook, "secret": secret}
+        return Reply(201, {"data": hook, "X-Hook-Secret": secret})
+
+    def _webhooks(self, request: Recorded) -> Reply:
+        resource = request.query.get("resource", [None])[-1]
+        hooks = [
+            {k: v for k, v in hook.items() if k != "secret"}
+            for hook in self.webhooks.values()
+            if resource is None or hook["resource"]["gid"] == resource
+        ]
+        return self._page(hooks, request)
+
+    def complete_project(self, gid: str, *, by_status: bool = False) -> None:
+        """Someone marks the project complete (or sets its status to complete); each webhook
+        on it is told, signed with its secret."""
+        with self._lock:
+            project = self.projects[gid]
+            if by_status:
+                project["current_status"] = {"gid": "9901", "color": "complete", "title": "Done"}
+            else:
+                project.update(completed=True, completed_at="2027-06-30T10:00:00.000Z")
+        field_name = "current_status" if by_status else "completed"
+        self.deliver(gid, project_changed(gid, field_name))
+
+    def deliver(self, gid: str, body: bytes, *, secret: str | None = None) -> list[int]:
+        """POST an event batch to every webhook on the project; returns the answers' codes."""
+        codes = []
+        for hook in list(self.webhooks.values()):
+            if hook["resource"]["gid"] != gid:
+                continue
+            key = (secret or hook["secret"]).encode()
+            signature = hmac.new(key, body, hashlib.sha256).hexdigest()
+            answer = requests.post(
+                hook["target"],
+                data=body,
+                headers={"X-Hook-Signature": signature, "Content-Type": "application/json"},
+                timeout=5,
+            )
+            self.deliveries.append((hook["target"], answer.status_code))
+            codes.append(answer.status_code)
+        return codes
+
     # --- views for assertions ---
 
     def project_tasks(self, project_gid: str) -> list[str]:
         return [t["name"] for t in self.tasks.values() if project_gid in t["projects"]]
+
+
+def project_changed(gid: str, field_name: str) -> bytes:
+    """An event batch as Asana delivers it: the changed project, the field, who and when."""
+    event = {
+        "user": {"gid": "7001", "resource_type": "user"},
+        "created_at": "2027-06-30T10:00:00.000Z",
+        "action": "changed",
+        "resource": {"gid": gid, "resource_type": "project"},
+        "parent": None,
+        "change": {"field": field_name, "action": "changed"},
+    }
+    return json.dumps({"events": [event]}).encode()
 
 
 def error_reply(status: int, message: str) -> Reply:

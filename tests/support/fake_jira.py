@@ -24,6 +24,7 @@ EMAIL = "handoff-bot@acme.example"
 TOKEN = "jira-test-token"
 SEARCH = "/rest/api/3/search/jql"  # outside the shared subset: not spec-checked
 INLINE = {"text", "hardBreak"}
+CATEGORY_IDS = {"new": 2, "indeterminate": 4, "done": 3}  # Jira's own status category ids
 MARKS = {"strong", "link"}
 
 
@@ -40,6 +41,7 @@ class FakeJira:
     lose_next: dict[str, Reply] = field(default_factory=dict)  # "issue"/"comment" -> reply
     limit_next: dict[str, Reply] = field(default_factory=dict)
     unindexed: dict[str, int] = field(default_factory=dict)  # key -> searches until indexed
+    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name, category)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10001))
     # Requests arrive on the server's threads (two outbox workers at once): one at a time here.
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,7 +63,7 @@ class FakeJira:
         if issue is None:
             return Reply(404, {"errorMessages": ["Issue does not exist"], "errors": {}})
         if not issue_path.group(2):
-            return Reply(200, issue)
+            return Reply(200, self._with_status(issue))
         if method == "GET":
             return self._page(issue["key"], request)
         return self._after("comment", lambda: self._add_comment(issue["key"], request.json))
@@ -90,6 +92,35 @@ class FakeJira:
 
     def _issue(self, id_or_key: str) -> dict[str, Any] | None:
         return next((i for i in self.issues.values() if id_or_key in (i["id"], i["key"])), None)
+
+    def _with_status(self, issue: dict[str, Any]) -> dict[str, Any]:
+        """The issue as GET returns it: its fields plus its status and the status's category."""
+        name, category = self.statuses.get(issue["key"], ("To Do", "new"))
+        status = {
+            "name": name,
+            "id": str(10000 + len(name)),
+            "statusCategory": {"id": CATEGORY_IDS[category], "key": category, "name": name},
+        }
+        return {**issue, "fields": {**issue["fields"], "status": status}}
+
+    def set_status(self, key: str, name: str, category: str) -> dict[str, Any]:
+        """Someone moves the issue to status `name` (category new, indeterminate or done);
+        returns the `jira:issue_updated` webhook body Jira would send."""
+        with self._lock:
+            self.statuses[key] = (name, category)
+            issue = self._with_status(self.issues[key])
+        return {
+            "timestamp": 1814342400000,
+            "webhookEvent": "jira:issue_updated",
+            "issue_event_type_name": "issue_generic",
+            "user": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Dana Smith"},
+            "issue": {
+                "id": issue["id"],
+                "key": key,
+                "fields": {"status": issue["fields"]["status"]},
+            },
+            "changelog": {"id": "10100", "items": [{"field": "status", "toString": name}]},
+        }
 
     def _search(self, jql: str) -> Reply:
         wanted = re.fullmatch(r'project = "(\w+)" AND labels = "([^"]+)" ORDER BY created ASC', jql)
