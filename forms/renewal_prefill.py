@@ -160,8 +160,8 @@ def delivery_outcomes(agreed: Mapping[str, Any], delivery: Mapping[str, Any] | N
     marked = {o.deliverable.casefold(): o for o in outcomes(delivery)}
     lines = []
     for item in _items(agreed.get("deliverables")):
-        outcome = marked.pop(item.casefold(), None)
-        lines.append(_outcome_line(outcome or Outcome(item)))
+        outcome = marked.pop(item.casefold(), None) or Outcome(item)
+        lines.append(_outcome_line(Outcome(item, outcome.status, outcome.note)))  # agreed name
     lines.extend(_outcome_line(o) for o in marked.values())  # delivered beyond the agreed list
     for label, key in (
         ("Delivered", "what_was_delivered"),

@@ -21,6 +21,7 @@ from bot.worker import periodic_jobs
 from storage.models import AuditEvent, Handoff, HandoffKind, HandoffStatus
 from tests.bot.conftest import ADMIN, HANDOFF_CHANNEL, OPS_MEMBER, SELLER, Harness
 from tests.bot.test_delivery import DEAL, World, WorldFactory, world_factory
+from tests.bot.test_delivery_faults import button
 from tests.bot.test_delivery_thread import ANSWER, converse
 from tests.bot.test_handoff_flow import click, submit
 from tests.bot.test_other_kinds import DELIVERY
@@ -274,6 +275,32 @@ def test_renewal_deal_is_created_once_when_hubspot_loses_the_reply(worlds: World
     assert len([n for n in world.h.hubspot.notes.values() if n["deal"] == deal_id]) == 1
     assert world.record(renewal_id, "crm_renewal").external_id == deal_id
     assert len(world.h.slack.dms_to(SELLER)) == 2  # the won deal's DM, and the renewal's once
+
+
+def test_a_refused_renewal_deal_is_retried_by_sales_once_fixed(worlds: WorldFactory) -> None:
+    world = worlds(renewals={"deal_stage": "renewalstage"})  # no such stage in HubSpot yet
+    recorded_account(world)
+
+    renewal_id = submit_renewal(world)
+
+    assert world.record(renewal_id, "crm_renewal").status == "failed"
+    shown = world.message(renewal_id)
+    assert "Renewal deal (HubSpot):* failed" in shown
+    assert "renewalstage is not a valid deal stage" in shown
+    assert any("Renewal deal record in HubSpot" in m.text for m in world.admin_dms())
+    retry = button(shown, "retry_effect:crm_renewal")
+    click(world.h, retry["action_id"], retry["value"], user=OPS_MEMBER)  # not ops': sales'
+    assert "Only the admin or the team" in world.h.slack.ephemerals[-1].text
+    assert world.record(renewal_id, "crm_renewal").status == "failed"
+
+    world.h.hubspot.pipelines["default"]["renewalstage"] = "Renewal"  # the stage now exists
+    click(world.h, retry["action_id"], retry["value"], user=SELLER)
+    world.settle()
+
+    record = world.record(renewal_id, "crm_renewal")
+    assert (record.status, record.external_id) == ("done", world.h.hubspot.created_deals[0])
+    assert len(world.h.hubspot.created_deals) == 1
+    assert "Renewal deal (HubSpot):* done" in world.message(renewal_id)
 
 
 # --- which terms get a renewal ------------------------------------------------------------------

@@ -343,6 +343,11 @@ class FakeHubSpot:
         for required in ("dealname", "dealstage", "pipeline"):
             if not properties.get(required):
                 return Reply(400, {"status": "error", "category": "VALIDATION_ERROR"})
+        if properties["dealstage"] not in self.pipelines.get(properties["pipeline"], {}):
+            message = f"{properties['dealstage']} is not a valid deal stage of this pipeline"
+            return Reply(
+                400, {"status": "error", "category": "VALIDATION_ERROR", "message": message}
+            )
         linked: dict[str, list[str]] = {"companies": [], "contacts": []}
         for association in body.get("associations") or []:
             assert set(association) == {"to", "types"}, association
