@@ -72,9 +72,12 @@ class RenewalService:
             due = renewals_repo.terms_due(uow.session, today, today + timedelta(days=notice), BATCH)
         opened = 0
         for source_id in due:
-            rows = self._rows(source_id)
-            if rows is not None and self._open(rows.term(self.messenger.user_name), now):
-                opened += 1
+            try:
+                rows = self._rows(source_id)
+                if rows is not None and self._open(rows.term(self.messenger.user_name), now):
+                    opened += 1
+            except Exception:  # one account's trouble must not hold back the others
+                log.exception("renewal_open_failed parent=%s", source_id)
         if opened:
             self.kick()
         log.info("renewals_checked today=%s due=%d opened=%d", today, len(due), opened)

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.worker import periodic_jobs
+from storage import renewals_repo
 from storage.models import AuditEvent, Handoff, HandoffKind, HandoffStatus
 from tests.bot.conftest import ADMIN, HANDOFF_CHANNEL, OPS_MEMBER, SELLER, Harness
 from tests.bot.test_delivery import DEAL, World, WorldFactory, world_factory
@@ -432,3 +433,25 @@ def test_renewal_with_nobody_in_ops_to_ask_tells_the_admin(
             select(AuditEvent.event).where(AuditEvent.handoff_id == renewal.id)
         ).all()
     assert "sender_assigned" not in opened  # nobody owes the form, so nobody is reminded
+
+
+def test_one_account_failing_does_not_hold_back_the_others(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = add_recorded(harness, "9501", "2027-04-01")  # soonest: read first
+    add_recorded(harness, "9502", "2027-04-30")
+    real = renewals_repo.delivery_for
+
+    def delivery_for(session: Any, source: Handoff) -> Handoff | None:
+        if source.id == broken:
+            raise RuntimeError("a row the record cannot be read from")
+        return real(session, source)
+
+    monkeypatch.setattr(renewals_repo, "delivery_for", delivery_for)
+
+    assert run_calendar(harness, datetime(2027, 3, 1, 10, tzinfo=UTC)) == 1
+    assert [r.deal_id for r in renewals(harness)] == ["9502"]
+
+    monkeypatch.setattr(renewals_repo, "delivery_for", real)
+    assert run_calendar(harness, datetime(2027, 3, 1, 11, tzinfo=UTC)) == 1  # the next run
+    assert [r.deal_id for r in renewals(harness)] == ["9502", "9501"]
