@@ -228,6 +228,18 @@ class DeliveryOrg(Strict):
     asana_webhooks: bool = True
 
 
+class RenewalsOrg(Strict):
+    """The renewal handoff the calendar opens before each agreed term end (`renewals`)."""
+
+    # Calendar days before the agreed term end; 0 turns the calendar off (`/handoff renewal`
+    # still starts one by hand).
+    notice_days: int = Field(default=60, ge=0, le=730)
+    # Where the submitted renewal's HubSpot deal is created: the pipeline (default
+    # `hubspot.pipeline_id`) and the stage id (HubSpot's default pipeline starts here).
+    pipeline_id: str | None = None
+    deal_stage: str = Field(default="appointmentscheduled", min_length=1)
+
+
 class Route(Strict):
     """Who sends and who receives a kind of handoff."""
 
@@ -261,6 +273,7 @@ class OrgConfig(Strict):
     drafting: DraftingConfig | None = None  # off unless configured: nothing leaves otherwise
     billing: BillingOrg = BillingOrg()
     delivery: DeliveryOrg = DeliveryOrg()
+    renewals: RenewalsOrg = RenewalsOrg()
 
     @model_validator(mode="after")
     def _routes_name_teams(self) -> OrgConfig:

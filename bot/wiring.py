@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from bot.config import ConfigError, OrgConfig, Settings
 from bot.render.mrkdwn import escape
+from bot.services import renewal_deal
 from bot.services.delivery_complete import DeliveryComplete
 from bot.services.delivery_hooks import DeliveryHooks
 from bot.services.digest import DigestService
@@ -28,6 +29,7 @@ from bot.services.outbox import Kicker, OutboxRunner, OutboxWorker
 from bot.services.permissions import Permissions
 from bot.services.ports import Clock, Messenger, system_clock
 from bot.services.reminders import ReminderService
+from bot.services.renewals import RenewalService
 from bot.services.teams import TeamDirectory
 from bot.services.token_store import SqlTokenStore
 from bot.slack_messenger import SlackMessenger, make_web_client
@@ -69,6 +71,7 @@ class Services:
     home: HomeService
     delivery: DeliveryComplete
     delivery_hooks: DeliveryHooks
+    renewals: RenewalService
 
 
 def build_services(
@@ -88,7 +91,8 @@ def build_services(
     if migrate:
         upgrade(engine)
     limits = merged_limits(org.limits)
-    lanes = LaneRouter({k: t.tool.vendor for k, t in org.teams.items() if t.tool is not None})
+    team_vendors = {k: t.tool.vendor for k, t in org.teams.items() if t.tool is not None}
+    lanes = LaneRouter({**team_vendors, renewal_deal.TARGET: org.crm})  # a renewal's CRM deal
     uow = UnitOfWorkFactory(session_factory(engine), clock, lanes)
     client = make_web_client(
         settings.slack_bot_token, settings.slack_api_url, **({"sleep": sleep} if sleep else {})
@@ -155,6 +159,7 @@ def build_services(
         uow_factory=uow, org=org, book=obligations, clock=clock, permissions=permissions
     )
     digests = DigestService(uow_factory=uow, org=org, clock=clock)
+    renewals = RenewalService(uow, org, clock, obligations, messenger, teams, home=home, kick=kick)
     return Services(
         settings=settings,
         org=org,
@@ -177,6 +182,7 @@ def build_services(
         home=home,
         delivery=delivery,
         delivery_hooks=delivery_hooks,
+        renewals=renewals,
     )
 
 

@@ -40,6 +40,10 @@ def _send_digests(services: Any) -> int:
     return int(services.digests.send(services.clock()))
 
 
+def _open_renewals(services: Any) -> int:
+    return int(services.renewals.open_due(services.clock()))
+
+
 def keep_connections_alive(services: Services) -> int:
     """Refresh every finance connection's tokens; a refresh token that lapsed unused (Xero:
     60 days) would otherwise cut the connection the next time a handoff needs it."""
@@ -87,6 +91,9 @@ def periodic_jobs(services: Any) -> list[PeriodicJob]:
     jobs = [
         PeriodicJob("reminders_sweep", _sweep_reminders, seconds=60, misfire_grace_seconds=30),
         PeriodicJob("digests_send", _send_digests, seconds=15 * 60, misfire_grace_seconds=450),
+        # Daily in effect: a term opens on the first run of the day it falls due, and each
+        # term's renewal is one row, so the hourly re-check opens nothing twice.
+        PeriodicJob("renewals_open", _open_renewals, seconds=3600, misfire_grace_seconds=1800),
         PeriodicJob(
             "oauth_keep_alive",
             keep_connections_alive,

@@ -12,6 +12,7 @@ Endpoints (CRM v3 objects, v4 associations, v3 owners), all through the shared `
 - PATCH /crm/v3/objects/notes/{id}                     (rewriting a note's body: safe to repeat)
 - POST  /crm/v3/objects/deals/search                   (the won-deal sweep; a read)
 - GET   /crm/v3/pipelines/deals/{pipelineId}           (`check --live`: stage ids and labels)
+- POST  /crm/v3/objects/deals                          (a renewal deal: `hubspot_renewal`)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from integrations.http import VendorHttp
 from integrations.hubspot_history import HistoryReader, RateWindow
+from integrations.hubspot_renewal import RenewalDealWriter
 from integrations.ports import (
     CreatedRecord,
     DealContact,
@@ -39,6 +41,8 @@ from integrations.ports import (
     HistoryEntry,
     HistoryQuery,
     NotFound,
+    RenewalDeal,
+    RenewalDealRequest,
 )
 
 if TYPE_CHECKING:
@@ -133,6 +137,7 @@ class HubSpotCrm:
             app_host=config.app_host,
             window=RateWindow(config.history_requests_per_10s),
         )
+        self._renewals = RenewalDealWriter(http, self.add_deal_note, self.deal_url)
 
     # --- deals ----------------------------------------------------------------------------------
 
@@ -279,6 +284,11 @@ class HubSpotCrm:
     def deal_history(self, deal_id: str, query: HistoryQuery) -> tuple[HistoryEntry, ...]:
         """Notes, calls, meetings (emails if asked) of the deal, its company and contacts."""
         return self._history.read(_require_deal_id(deal_id), query)
+
+    def create_renewal_deal(self, request: RenewalDealRequest, *, look_first: bool) -> RenewalDeal:
+        """The renewal deal beside the deal renewed, with the brief as its note (exactly once)."""
+        _require_deal_id(request.source_deal_id)
+        return self._renewals.create(request, look_first=look_first)
 
     # --- owners ---------------------------------------------------------------------------------
 

@@ -487,3 +487,36 @@ class DealSearch(Protocol):
     ) -> DealSearchPage:
         """Deals in the stage with last modification >= modified_since, oldest first."""
         ...
+
+
+# --- renewals -----------------------------------------------------------------------------------
+
+
+class RenewalDealRequest(Record):
+    """The renewal deal to open in the CRM for a submitted renewal handoff."""
+
+    source_deal_id: str = Field(description="the deal being renewed: its owner, company, contacts")
+    name: str
+    amount: Decimal = Field(gt=0, description="the recommended renewal value")
+    currency: str = Field(min_length=3, max_length=3)
+    close_date: date = Field(description="when the renewal is due: the agreed term end")
+    pipeline_id: str
+    stage_id: str
+    brief: HandoffBrief = Field(description="the renewal handoff, written on the deal as a note")
+
+
+class RenewalDeal(Record):
+    """The renewal deal the CRM holds (`extra_ids`: the brief's note) and the owner it got."""
+
+    record: CreatedRecord
+    owner_id: str | None = None
+
+
+@runtime_checkable
+class RenewalDeals(Protocol):
+    """A CRM that can open a renewal deal beside the deal it renews."""
+
+    def create_renewal_deal(self, request: RenewalDealRequest, *, look_first: bool) -> RenewalDeal:
+        """Create the deal and its note once per brief marker; with look_first, return the deal
+        carrying the marker if an earlier try made it."""
+        ...

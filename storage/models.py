@@ -75,7 +75,8 @@ class HandoffStatus(StrEnum):
 
 class Handoff(Base):
     __tablename__ = "handoffs"
-    __table_args__ = (UniqueConstraint("kind", "deal_id"),)
+    # One handoff of a kind per deal, and per term for renewals (`term_key`).
+    __table_args__ = (UniqueConstraint("kind", "deal_id", "term_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -92,6 +93,12 @@ class Handoff(Base):
     # What the CRM said about the deal (fetched by an outbox job), so the form opens from here.
     crm_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     crm_snapshot_at: Mapped[datetime | None]
+    # The handoff whose record this one continues (a renewal: the term's sales handoff).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("handoffs.id", ondelete="SET NULL"))
+    # The term a renewal is for (the agreed term end, ISO date), so each term gets one; "" else.
+    term_key: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # Form values taken from the account's record when the handoff opened (a renewal's prefill).
+    prefill: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     dm_channel_id: Mapped[str | None] = mapped_column(String(32))
     dm_ts: Mapped[str | None] = mapped_column(String(32))

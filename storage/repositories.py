@@ -58,10 +58,11 @@ class Repository:
             stmt = stmt.with_for_update(of=Handoff)
         return self.session.scalars(stmt).first()
 
-    def handoff_for_deal(self, kind: str, deal_id: str) -> Handoff | None:
+    def handoff_for_deal(self, kind: str, deal_id: str, term_key: str = "") -> Handoff | None:
+        """The deal's handoff of a kind (a renewal: of the term `term_key`)."""
         stmt = (
             select(Handoff)
-            .where(Handoff.kind == kind, Handoff.deal_id == deal_id)
+            .where(Handoff.kind == kind, Handoff.deal_id == deal_id, Handoff.term_key == term_key)
             .options(*_eager())
         )
         return self.session.scalars(stmt).first()

@@ -103,9 +103,12 @@ def start_for_deal(
             # Not fatal: the form opens without prefill and the salesperson types it in.
             log.warning("manual_start_crm_unreachable deal=%s error=%s", deal_id, exc)
     owner = _owner_user(services, deal) if deal is not None else None
+    # A renewal continues the deal's record: its term and prefill (database, Slack names).
+    renewal = kind == HandoffKind.RENEWAL_TO_SALES
+    term = services.renewals.term_for_deal(deal_id) if renewal else None
     try:
         handoff_id, created = services.handoffs.start_manual(
-            deal_id, user_id, kind=kind, deal=deal, owner_user_id=owner
+            deal_id, user_id, kind=kind, deal=deal, owner_user_id=owner, term=term
         )
     except HandoffError as exc:
         client.views_update(view_id=view_id, view=error_view("Handoff", str(exc)).to_dict())

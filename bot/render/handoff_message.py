@@ -56,6 +56,14 @@ class OpenQuestion:
 
 
 @dataclass(frozen=True)
+class Compared:
+    """One topic shown side by side: what was agreed at the start, and what happened."""
+
+    agreed: tuple[str, str]  # (label, text as typed)
+    happened: tuple[str, str]
+
+
+@dataclass(frozen=True)
 class HandoffMessage:
     handoff_id: int
     title: str
@@ -71,6 +79,7 @@ class HandoffMessage:
     summary_sections: int = 3  # how many form sections to show in full in the message
     delivery_button: bool = False  # a sale in delivery: ops may press "Delivery complete"
     notes: Sequence[str] = field(default_factory=tuple)
+    comparison: Sequence[Compared] = ()  # a renewal: agreed at the start beside what happened
 
 
 def render(message: HandoffMessage) -> tuple[str, list[dict[str, Any]]]:
@@ -78,6 +87,7 @@ def render(message: HandoffMessage) -> tuple[str, list[dict[str, Any]]]:
     blocks: list[Block] = [HeaderBlock(text=clip(f"Handoff: {message.title}", 150))]
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_byline(message))]))
     blocks.extend(_summary(message))
+    blocks.extend(_comparison(message.comparison))
     blocks.append(DividerBlock())
     if message.effects:
         blocks.extend(_effects(message))
@@ -126,6 +136,30 @@ def _summary(message: HandoffMessage) -> list[Block]:
             )
         )
     return blocks
+
+
+def _comparison(rows: Sequence[Compared]) -> list[Block]:
+    """Two columns (Slack shows a section's fields side by side): agreed, then what happened."""
+    if not rows:
+        return []
+    blocks: list[Block] = [
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(text=":handshake: *Agreed at the start*"),
+                MarkdownTextObject(text=":mag: *What happened*"),
+            ]
+        )
+    ]
+    for row in rows:
+        blocks.append(SectionBlock(fields=[_cell(*row.agreed), _cell(*row.happened)]))
+    return blocks
+
+
+def _cell(label: str, text: str) -> MarkdownTextObject:
+    # Values keep their <@U…> mentions; each column of a section holds at most 2,000 characters.
+    return MarkdownTextObject(
+        text=clip(f"*{escape(label)}*\n{escape_keep_mentions(text)}", FIELD_CHARS)
+    )
 
 
 def _effects(message: HandoffMessage) -> list[Block]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from bot.render.mrkdwn import escape
-from bot.services import actions
+from bot.services import actions, renewal_deal
 from bot.services.effects_base import Tools
+from bot.services.effects_renewal import RenewalDealEffects
 from bot.services.effects_slack import SlackEffects
 from bot.services.effects_vendors import VendorEffects
 from bot.services.outbox import Handler, JobContext
@@ -17,13 +19,14 @@ __all__ = ["Effects", "Tools"]
 log = logging.getLogger(__name__)
 
 
-class Effects(SlackEffects, VendorEffects):
+class Effects(SlackEffects, VendorEffects, RenewalDealEffects):
     """Outbox handlers: each performs one external effect of a handoff, safely repeatable.
 
     A handler reads what it needs in a short transaction, calls Slack or a vendor outside any
     transaction, then records the outcome in another. Handlers raise VendorError / SlackApiError /
     RetryLater and let the outbox worker decide between retrying and parking the job. The Slack
-    side lives in `effects_slack`, the vendor side in `effects_vendors`.
+    side lives in `effects_slack`, the vendor side in `effects_vendors`, a renewal's CRM deal in
+    `effects_renewal`.
     """
 
     def handlers(self) -> dict[str, Handler]:
@@ -36,11 +39,17 @@ class Effects(SlackEffects, VendorEffects):
             actions.ANNOUNCE_COMPLETE: self.announce_complete,
             actions.MENTION_SENDER: self.mention_sender,
             actions.THREAD_RECORD: self.record_thread_message,
-            actions.CREATE_RECORD: self.create_record,
+            actions.CREATE_RECORD: self.create_any_record,
             actions.MIRROR_COMMENT: self.mirror_comment,
             actions.CRM_NOTE: self.crm_note,
             actions.SLACK_POST: self.slack_post,
         }
+
+    def create_any_record(self, ctx: JobContext) -> dict[str, Any]:
+        """A team's record, or a renewal's CRM deal (one action: the same retries and Retry)."""
+        if ctx.payload.get("team") == renewal_deal.TARGET:
+            return self.create_renewal_deal(ctx)
+        return self.create_record(ctx)
 
     # --- failures -------------------------------------------------------------------------------
 

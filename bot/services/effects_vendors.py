@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.config import OrgConfig
 from bot.render.mrkdwn import escape
-from bot.services import history
+from bot.services import history, renewal_deal
 from bot.services.briefs import build_brief, marker_for, thread_comment
 from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext
@@ -182,7 +182,7 @@ class VendorEffects(EffectsBase):
         if handoff is None or record is None:
             return None
         where = self._thread_url(handoff)
-        name = self.teams.team_name(team)
+        name = renewal_deal.LABEL if team == renewal_deal.TARGET else self.teams.team_name(team)
         vendor = TOOL_LABELS.get(record.vendor, record.vendor)
         return (
             f":warning: Handoff #{handoff_id} "
@@ -218,7 +218,8 @@ def _crm_note_html(
         lines.append(f'<li>Slack thread: <a href="{html.escape(thread_url)}">open</a></li>')
     for record in records:
         team = org.teams.get(record.target)
-        name = html.escape(team.name if team else record.target)
+        label = renewal_deal.LABEL if record.target == renewal_deal.TARGET else record.target
+        name = html.escape(team.name if team else label)
         if record.status == "done" and record.url:
             lines.append(
                 f'<li>{name}: <a href="{html.escape(record.url)}">'

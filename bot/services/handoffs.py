@@ -16,7 +16,8 @@ from typing import Any, NamedTuple, Protocol
 
 from bot.config import OrgConfig
 from bot.render.form_request import form_request
-from bot.services import actions, history
+from bot.services import actions, history, renewal_deal
+from bot.services.account_record import RenewalTerm
 from bot.services.delivery_invoice import needs_record
 from bot.services.obligations import ObligationBook
 from bot.services.permissions import ListedMembers, Permissions
@@ -196,17 +197,20 @@ class HandoffService:
         kind: str = SALES,
         deal: DealSnapshot | None = None,
         owner_user_id: str | None = None,
+        term: RenewalTerm | None = None,
     ) -> tuple[int, bool]:
         """Someone starts a handoff by hand; returns (handoff id, created).
 
         `deal` and `owner_user_id` are what the CRM says about the deal now (the caller looks them
-        up off Slack's clock). The deal's existing handoff opens for whoever may edit it; one
-        nobody is assigned to, and a new one, only for whoever may start it (`Permissions`).
+        up off Slack's clock); `term`, for a renewal, the record it continues. The deal's existing
+        handoff (of that term) opens for whoever may edit it; one nobody is assigned to, and a
+        new one, only for whoever may start it (`Permissions`).
         """
         now = self.clock()
+        term_key = term.key if term is not None else ""
         with self.uow() as uow:
             repo = uow.repo
-            existing = repo.handoff_for_deal(kind, deal_id)
+            existing = repo.handoff_for_deal(kind, deal_id, term_key)
             if existing is not None:
                 if existing.status != HandoffStatus.AWAITING_FORM:
                     return existing.id, False  # a submitted handoff opens read-only
@@ -219,8 +223,10 @@ class HandoffService:
                 return existing.id, False
             self._refuse(self.permissions.may_start(user_id, kind, deal, owner_user_id))
             handoff = self._new_handoff(kind, deal_id=deal_id, sender=user_id, now=now)
+            if term is not None:
+                term.apply(handoff)
             if not repo.insert_if_absent(handoff):
-                found = repo.handoff_for_deal(kind, deal_id)
+                found = repo.handoff_for_deal(kind, deal_id, term_key)
                 if found is None:
                     raise HandoffError("Could not start that handoff; please try again.")
                 return found.id, False
@@ -428,6 +434,8 @@ class HandoffService:
                 {"team": team},
                 after=waits,
             )
+        if handoff.kind == HandoffKind.RENEWAL_TO_SALES and handoff.deal_id:
+            renewal_deal.enqueue(repo, handoff, self.org.crm)  # sales gets it in the CRM
         self._note_when_settled(repo, handoff)
 
     def _note_when_settled(self, repo: Repository, handoff: Handoff) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.config import OrgConfig
+from bot.services import renewal_deal
 from integrations.ports import DealSnapshot
 from storage.models import Handoff, HandoffKind, HandoffStatus, Obligation
 
@@ -142,6 +143,9 @@ class Permissions:
         )
 
     def may_retry(self, user_id: str, target: str) -> str | None:
+        # A record's target is its team's key; a renewal's CRM deal belongs to its receivers.
+        if target == renewal_deal.TARGET:
+            target = self.org.routes[HandoffKind.RENEWAL_TO_SALES].receivers[0]
         if self.is_admin(user_id) or self.teams.is_member(target, user_id):
             return None
         return "Only the admin or the team that owns this record can retry it."

@@ -59,7 +59,9 @@ def fetched_opening(handoff: Handoff, crm: Crm, today: date | None = None) -> Op
 
 def opening_from(handoff: Handoff, deal: DealSnapshot, today: date | None = None) -> Opening:
     if handoff.kind != HandoffKind.SALES_TO_DELIVERY:
-        return Opening(values=_other_kind_values(handoff.kind, deal), note=None, deal=deal)
+        # The account's record (stored when the handoff opened) says more than the CRM.
+        values = {**_other_kind_values(handoff.kind, deal), **(handoff.prefill or {})}
+        return Opening(values=values, note=None, deal=deal)
     values = prefill_values(
         deal_name=deal.name,
         account_name=deal.company_name or deal.name,
@@ -99,4 +101,4 @@ def _other_kind_values(kind: str, deal: DealSnapshot) -> FormValues:
 
 def _fallback(handoff: Handoff) -> FormValues:
     name = handoff.account_name or handoff.deal_name
-    return {"account_name": name} if name else {}
+    return {**({"account_name": name} if name else {}), **(handoff.prefill or {})}

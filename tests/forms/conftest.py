@@ -89,6 +89,7 @@ RENEWAL_VALUES: dict[str, Any] = {
     RenewalToSalesField.RENEWAL_DATE: "2028-03-11",
     RenewalToSalesField.CURRENT_VALUE: "1200000",
     RenewalToSalesField.CURRENCY: "JPY",
+    RenewalToSalesField.RECOMMENDED_VALUE: "1320000",
     RenewalToSalesField.HEALTH: "amber",
     RenewalToSalesField.CLIENT_FEEDBACK: "Love the dashboard, want faster answers.",
     RenewalToSalesField.EXPANSION_OPPORTUNITIES: "Budgeting module.",

@@ -219,7 +219,16 @@ def test_renewal_to_sales_parses_and_renders() -> None:
         "Account": "Acme",
         "Renewal date": "11 Mar 2028",
         "Current contract value": "JPY 1,200,000",
+        "Recommended renewal value": "JPY 1,320,000",
         "Account health": "Amber: some concerns",
+        # The record's fields, empty for an account with no handoff here, still show.
+        "Scope": "—",
+        "Value and terms": "—",
+        "Promises made": "—",
+        "Success criteria": "—",
+        "Amendments since": "—",
+        "Delivery outcomes": "—",
+        "Questions and answers": "—",
         "Client feedback": "Love the dashboard, want faster answers.",
         "Expansion opportunities": "Budgeting module.",
         "Risks to the renewal": "New CFO from June.",
@@ -239,6 +248,15 @@ RENEWAL_RULES = [
     ),
     pytest.param(
         {R.CURRENT_VALUE: "-5"}, R.CURRENT_VALUE, "Must be more than 0", id="value negative"
+    ),
+    pytest.param(
+        {R.RECOMMENDED_VALUE: None}, R.RECOMMENDED_VALUE, "Required", id="recommended missing"
+    ),
+    pytest.param(
+        {R.RECOMMENDED_VALUE: "99.5"},
+        R.RECOMMENDED_VALUE,
+        "JPY amounts are whole numbers",
+        id="recommended yen decimals",
     ),
     pytest.param(
         {R.RENEWAL_DATE: "soon"}, R.RENEWAL_DATE, "Pick a date (YYYY-MM-DD)", id="renewal date"

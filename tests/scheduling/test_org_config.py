@@ -66,3 +66,17 @@ def test_org_config_billing_remainder_defaults_to_last_and_names_a_bad_value() -
     assert parse_org_config(org_dict(billing={"remainder": "first"})).billing.remainder == "first"
     with pytest.raises(ConfigError, match=r"billing\.remainder: Input should be 'first' or 'last'"):
         parse_org_config(org_dict(billing={"remainder": "middle"}))
+
+
+def test_org_config_renewal_notice_defaults_to_60_days_and_names_a_bad_value() -> None:
+    renewals = parse_org_config(org_dict()).renewals
+    assert (renewals.notice_days, renewals.deal_stage, renewals.pipeline_id) == (
+        60,
+        "appointmentscheduled",
+        None,
+    )
+    assert parse_org_config(org_dict(renewals={"notice_days": 90})).renewals.notice_days == 90
+    with pytest.raises(ConfigError, match=r"renewals\.notice_days: Input should be greater"):
+        parse_org_config(org_dict(renewals={"notice_days": -1}))
+    with pytest.raises(ConfigError, match=r"renewals\.notice: Extra inputs are not permitted"):
+        parse_org_config(org_dict(renewals={"notice": 30}))

@@ -22,12 +22,17 @@ class _Recorder:
         self.calls.append(now)
         return 0
 
+    def open_due(self, now: datetime | None = None) -> int:
+        self.calls.append(now)
+        return 0
+
 
 def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
     services = SimpleNamespace(
         reminders=_Recorder(),
         digests=_Recorder(),
+        renewals=_Recorder(),
         clock=lambda: now,
         # The HubSpot sweep and the delivery check: their own tests.
         org=SimpleNamespace(
@@ -38,18 +43,21 @@ def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
     schedule_jobs(scheduler, services)
     schedule_jobs(scheduler, services)  # a second call replaces, never duplicates
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"reminders_sweep", "digests_send", "oauth_keep_alive"}
-    sweep, digest = jobs["reminders_sweep"], jobs["digests_send"]
+    assert set(jobs) == {"reminders_sweep", "digests_send", "oauth_keep_alive", "renewals_open"}
+    sweep, digest, renewals = jobs["reminders_sweep"], jobs["digests_send"], jobs["renewals_open"]
     assert sweep.trigger.interval == timedelta(minutes=1)
     assert digest.trigger.interval == timedelta(minutes=15)
-    for job in (sweep, digest):
+    assert renewals.trigger.interval == timedelta(hours=1)
+    for job in (sweep, digest, renewals):
         assert (job.coalesce, job.max_instances) == (True, 1)
         assert 0 < job.misfire_grace_time < job.trigger.interval.total_seconds()
 
     sweep.func(*sweep.args)
     digest.func(*digest.args)
+    renewals.func(*renewals.args)
     assert services.reminders.calls == [100]
     assert services.digests.calls == [now]
+    assert services.renewals.calls == [now]
 
 
 def test_worker_runs_the_delivery_check_at_its_configured_interval() -> None:

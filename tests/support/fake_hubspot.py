@@ -36,6 +36,9 @@ class FakeHubSpot:
     # Search index lag: while set, search answers from this copy of the deals' properties.
     index: dict[str, dict[str, Any]] | None = None
     token: str | None = None  # the private-app token accepted (None: any)
+    # Deals created through the API, in order (renewal deals): their ids.
+    created_deals: list[str] = field(default_factory=list)
+    lose_next_create: int = 0  # make the next deal creations, then answer 504 (response lost)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9000))
     server: StubServer | None = None
 
@@ -218,6 +221,14 @@ class FakeHubSpot:
             return self._associations(request, *match.groups())
         if match := re.fullmatch(r"/crm/v3/objects/(notes|calls|meetings|emails)/batch/read", path):
             return self._batch_read_engagements(request, match.group(1))
+        if path == "/crm/v3/objects/deals" and request.method == "POST":
+            return self._create_deal(request.json)
+        if path == "/crm/v3/objects/deals/batch/read" and request.method == "POST":
+            return self._batch_read_deals(request.json)
+        if match := re.fullmatch(
+            r"/crm/v4/objects/(companies|contacts)/(\d+)/associations/deals", path
+        ):
+            return self._deals_of(request, *match.groups())
         if match := re.fullmatch(r"/crm/v3/objects/deals/(\d+)", path):
             deal = self.deals.get(match.group(1))
             if deal is None:
@@ -318,6 +329,81 @@ class FakeHubSpot:
                 },
             )
         return Reply(404, {"message": f"no route {request.method} {path}"})
+
+    # Association types from a deal (HubSpot-defined): to its primary company, to a company, to a
+    # contact. Anything else is refused, as HubSpot refuses an unknown type for the pair.
+    DEAL_ASSOCIATION_TYPES = {5: "companies", 341: "companies", 3: "contacts"}
+
+    def _create_deal(self, body: dict[str, Any]) -> Reply:
+        """POST /crm/v3/objects/deals: SimplePublicObjectInputForCreate (properties as strings,
+        `associations` as [{to: {id}, types: [{associationCategory, associationTypeId}]}])."""
+        assert set(body) <= {"properties", "associations"}, f"unknown keys {set(body)}"
+        properties = body["properties"]
+        assert all(isinstance(v, str) for v in properties.values()), "values are strings"
+        for required in ("dealname", "dealstage", "pipeline"):
+            if not properties.get(required):
+                return Reply(400, {"status": "error", "category": "VALIDATION_ERROR"})
+        if properties["dealstage"] not in self.pipelines.get(properties["pipeline"], {}):
+            message = f"{properties['dealstage']} is not a valid deal stage of this pipeline"
+            return Reply(
+                400, {"status": "error", "category": "VALIDATION_ERROR", "message": message}
+            )
+        linked: dict[str, list[str]] = {"companies": [], "contacts": []}
+        for association in body.get("associations") or []:
+            assert set(association) == {"to", "types"}, association
+            target = str(association["to"]["id"])
+            for kind in association["types"]:
+                assert kind["associationCategory"] == "HUBSPOT_DEFINED", kind
+                to = self.DEAL_ASSOCIATION_TYPES.get(kind["associationTypeId"])
+                known = self.companies if to == "companies" else self.contacts
+                if to is None or target not in known:
+                    return Reply(400, {"status": "error", "category": "VALIDATION_ERROR"})
+                linked[to].append(target)
+        deal_id = str(next(self._ids))
+        self.deals[deal_id] = {
+            "properties": dict(properties),
+            "contacts": list(dict.fromkeys(linked["contacts"])),
+            "companies": list(dict.fromkeys(linked["companies"])),
+            "line_items": [],
+        }
+        self._touch(deal_id, properties["dealstage"], None)
+        self.created_deals.append(deal_id)
+        if self.lose_next_create:
+            self.lose_next_create -= 1
+            return Reply(504, {"status": "error", "message": "gateway timeout"})
+        return Reply(201, self._deal_body(deal_id, self.deals[deal_id]))
+
+    def _batch_read_deals(self, body: dict[str, Any]) -> Reply:
+        inputs = body["inputs"]
+        assert len(inputs) <= 100, "HubSpot batch/read takes at most 100 inputs"
+        wanted = body.get("properties") or []
+        found = [
+            {
+                "id": i["id"],
+                "properties": {p: self.deals[i["id"]]["properties"].get(p) for p in wanted},
+            }
+            for i in inputs
+            if i["id"] in self.deals
+        ]
+        return Reply(200, {"status": "COMPLETE", "results": found})
+
+    def _deals_of(self, request: Recorded, from_type: str, from_id: str) -> Reply:
+        """v4 associations from a company or contact to its deals, paged like the others."""
+        ids = [d for d, deal in self.deals.items() if from_id in deal.get(from_type, [])]
+        limit = min(int(request.query.get("limit", ["500"])[0]), self.page_size)
+        start = int(request.query.get("after", ["0"])[0])
+        body: dict[str, Any] = {
+            "results": [
+                {
+                    "toObjectId": int(i),
+                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 6}],
+                }
+                for i in ids[start : start + limit]
+            ]
+        }
+        if start + limit < len(ids):
+            body["paging"] = {"next": {"after": str(start + limit), "link": "?after="}}
+        return Reply(200, body)
 
     def _search(self, body: dict[str, Any]) -> Reply:
         """CRM search over deals: AND-ed EQ/GTE filters, one sort, `after` as an offset."""
