@@ -15,8 +15,10 @@ from sqlalchemy import Engine
 
 from bot.config import ConfigError, OrgConfig, Settings
 from bot.render.mrkdwn import escape
+from bot.services.amendments import AmendmentService
 from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
+from bot.services.effects_amend import AmendmentEffects
 from bot.services.handoffs import HandoffService
 from bot.services.history import HistoryService
 from bot.services.home import HomeService
@@ -62,6 +64,7 @@ class Services:
     reminders: ReminderService
     digests: DigestService
     home: HomeService
+    amendments: AmendmentService
 
 
 def build_services(
@@ -126,7 +129,18 @@ def build_services(
     )
     effects = Effects(uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams)
     history = HistoryService(uow, org, clock, crm, _build_drafter(org, vendor_ctx))
-    outbox.register({**effects.handlers(), **home.handlers(), **history.handlers()})
+    amendments = AmendmentService(uow, org, clock, obligations, permissions, home=home, kick=kick)
+    amend_effects = AmendmentEffects(
+        uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams
+    )
+    outbox.register(
+        {
+            **effects.handlers(),
+            **home.handlers(),
+            **history.handlers(),
+            **amend_effects.handlers(),
+        }
+    )
     outbox.on_dead = effects.on_dead
     outbox.on_retry = effects.on_retry
     reminders = ReminderService(
@@ -153,6 +167,7 @@ def build_services(
         reminders=reminders,
         digests=digests,
         home=home,
+        amendments=amendments,
     )
 
 

@@ -8,7 +8,18 @@ from bot.wiring import Services
 
 
 def register_listeners(app: App, services: Services) -> None:
-    from bot.listeners import commands, form, handoff_message, history, home, reminders, thread
+    from bot.listeners import (
+        amendments,
+        commands,
+        form,
+        handoff_message,
+        history,
+        home,
+        reminders,
+        thread,
+    )
 
-    for module in (form, handoff_message, thread, commands, home, reminders, history):
+    # Amendments first: inside an amendment's modal, Save draft and the schedule select are
+    # theirs (Bolt runs the first listener that matches).
+    for module in (amendments, form, handoff_message, thread, commands, home, reminders, history):
         module.register(app, services)

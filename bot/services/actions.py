@@ -22,6 +22,8 @@ SLACK_POST = "slack.post"
 # A SLACK_POST payload key: {"team": key or None}, sent only in that team's working hours.
 WORKING_HOURS = "working_hours"
 HOME_PUBLISH = "home.publish"
+AMEND_ANNOUNCE = "handoff.amended"  # post an amendment's field-by-field diff in the thread
+AMEND_RECORD = "record.amend"  # update a team's record to an amended version, noting the change
 
 
 def post_key(handoff_id: int) -> str:

@@ -57,9 +57,10 @@ _SLACK_ACTIONS = {
     actions.THREAD_RECORD,
     actions.SLACK_POST,
     actions.HOME_PUBLISH,
+    actions.AMEND_ANNOUNCE,
 }
 _CRM_ACTIONS = {actions.MOVE_DEAL_STAGE, actions.CRM_NOTE, actions.CRM_SNAPSHOT}
-_RECORD_ACTIONS = {actions.CREATE_RECORD, actions.MIRROR_COMMENT}
+_RECORD_ACTIONS = {actions.CREATE_RECORD, actions.MIRROR_COMMENT, actions.AMEND_RECORD}
 
 
 def merged_limits(overrides: Mapping[str, VendorLimit]) -> dict[str, VendorLimit]:
