@@ -198,6 +198,12 @@ def test_amendment_posts_the_diff_and_asks_only_finance_to_confirm_again(
     ops, finance = handoff.receipt("ops"), handoff.receipt("finance")
     assert ops is not None and ops.confirmed_by == OPS_MEMBER
     assert finance is not None and finance.confirmed_at is None
+    # Finance's confirm deadline starts again (a new obligation, so its reminders go out anew).
+    with world.h.services.uow() as uow:
+        open_now = [(o.sla, o.subject) for o in uow.repo.open_obligations(handoff_id)]
+        assert open_now == [("confirm", "finance")]
+        [fresh] = [o for o in uow.repo.open_obligations(handoff_id)]
+        assert fresh.started_at == world.h.clock.now and fresh.step == 0
     assert ("confirm_handoff:finance", f"{handoff_id}:finance") in buttons(world, handoff_id)
     assert ("confirm_handoff:ops", f"{handoff_id}:ops") not in buttons(world, handoff_id)
     assert world.h.slack.problems == []
@@ -329,9 +335,11 @@ def test_a_double_submission_or_a_lost_reply_never_updates_twice(asana_qbo: Worl
         view = {**view, **json.loads(submit_one(world.h, view_id, view, values).body)["view"]}
     assert view["submit"]["text"] == "Submit amendment"
     first = submit_one(world.h, view_id, view, values)
-    # QuickBooks acts on the template update but the answer is lost; Asana adds the story but
-    # its answer is lost too: both are tried again.
+    # QuickBooks acts on the template update but the answer is lost, and QuickBooks stays down
+    # for the adapter's in-call retries: the job runs again later. Asana adds the story but its
+    # answer is lost too.
     world.qbo.lose_reply_once("POST", "/recurringtransaction")
+    world.qbo.fail("POST", "/recurringtransaction", Reply(503, {}), Reply(503, {}))
     story_lost = fake_asana.Fault("POST", r"/tasks/\d+/stories", Reply(503, None), act=True)
     world.asana.faults.append(story_lost)
 
@@ -342,7 +350,8 @@ def test_a_double_submission_or_a_lost_reply_never_updates_twice(asana_qbo: Worl
     assert "amended by someone else meanwhile (it is now version 2)" in json.dumps(
         json.loads(again.body)["view"]
     )
-    assert story_lost.times == 0 and world.qbo._lose_reply == []  # both faults happened
+    assert story_lost.times == 0  # both faults happened
+    assert world.qbo._lose_reply == [] and world.qbo._script == []
     assert len(world.h.services.amendments.versions(handoff_id)) == 2
     assert len(amendment_posts(world, handoff_id)) == 1
     updates = [endpoint for endpoint, _ in world.qbo.updates]
@@ -356,6 +365,8 @@ def test_a_double_submission_or_a_lost_reply_never_updates_twice(asana_qbo: Worl
         jobs = [j for j in uow.repo.jobs_for(handoff_id) if j.action == actions.AMEND_RECORD]
     assert sorted(j.payload["team"] for j in jobs) == ["finance", "ops"]
     assert all(j.status == "done" for j in jobs)
+    finance_job = next(j for j in jobs if j.payload["team"] == "finance")
+    assert finance_job.attempts == 2  # the retry got QuickBooks' first answer for its requestid
 
 
 MILESTONES = "2027-03-01; 16000; Pipeline live\n2027-09-01; 20000; Dashboard signed off"
