@@ -655,3 +655,41 @@ def test_an_amendment_before_the_records_exist_is_what_they_are_created_from(
     assert "PO number: PO-9911" in template["CustomerMemo"]["value"]
     assert len(world.qbo.customers) == 1 and len(world.qbo.recurring) == 1
     assert world.asana.created_projects == 1
+
+
+def test_save_draft_inside_the_amendment_keeps_it_and_redraws_the_amendment(
+    asana_qbo: World,
+) -> None:
+    world = asana_qbo
+    handoff_id = submitted(world)
+    view_id, view = open_amendment(world, handoff_id)
+    envelope = load_payload("socket_mode_envelope.block_actions.modal_static_select.json")
+    payload = envelope["payload"]  # a block_actions from a modal, as Slack sends it
+    payload["user"] = {"id": SELLER, "username": "s", "name": "s", "team_id": "T111"}
+    typed = {**FULL, "month_one": "Daily stand-up"}
+    payload["view"] = {
+        **payload["view"],
+        **view,
+        "id": view_id,
+        "state": {"values": state_from_values(view, typed)},
+    }
+    payload["actions"] = [
+        {
+            "type": "button",
+            "action_id": "save_draft",
+            "block_id": "draft_actions",
+            "value": "sales_to_delivery",
+            "text": {"type": "plain_text", "text": "Save draft"},
+            "action_ts": "1.2",
+        }
+    ]
+
+    assert world.h.interact(payload).status == 200
+
+    name, redrawn = world.h.slack.view_calls[-1]
+    assert name == "views.update" and redrawn["callback_id"] == AMEND_CALLBACK
+    assert "Draft saved." in json.dumps(redrawn)
+    assert world.handoff(handoff_id).draft_payload is None  # not the first submission's draft
+    _, reopened = open_amendment(world, handoff_id)
+    assert initial_values(reopened)["month_one"] == "Daily stand-up"
+    assert world.h.slack.problems == []
