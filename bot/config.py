@@ -121,6 +121,9 @@ class Team(Strict):
     manager: str | None = None
     working_hours: WorkingHours = WorkingHours()
     tool: ToolConfig | None = None
+    # Which amended answers ask this team to confirm again (bot.services.teams.review_audience);
+    # unset: from its tool (an ops tool reads delivery, a finance tool finance, none all).
+    review: Literal["delivery", "finance", "all"] | None = None
 
 
 class Ladder(Strict):

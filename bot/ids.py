@@ -11,6 +11,7 @@ class Action(StrEnum):
     CONFIRM = "confirm_handoff"  # value: "<handoff id>:<team>"
     RETRY_EFFECT = "retry_effect"  # value: "<handoff id>:<target>"
     VIEW_HANDOFF = "view_handoff"  # value: handoff id
+    AMEND = "amend_handoff"  # value: handoff id
     OPEN_HANDOFF = "open_handoff"  # from escalations; value: handoff id
     SNOOZE = "snooze_reminder"  # value: obligation id
     EXPORT_STATS = "export_stats_csv"  # App Home; value: months

@@ -16,10 +16,12 @@ from sqlalchemy import Engine
 from bot.config import ConfigError, OrgConfig, Settings
 from bot.render.mrkdwn import escape
 from bot.services import renewal_deal
+from bot.services.amendments import AmendmentService
 from bot.services.delivery_complete import DeliveryComplete
 from bot.services.delivery_hooks import DeliveryHooks
 from bot.services.digest import DigestService
 from bot.services.effects import Effects, Tools
+from bot.services.effects_amend import AmendmentEffects
 from bot.services.handoffs import HandoffService
 from bot.services.history import HistoryService
 from bot.services.home import HomeService
@@ -72,6 +74,7 @@ class Services:
     delivery: DeliveryComplete
     delivery_hooks: DeliveryHooks
     renewals: RenewalService
+    amendments: AmendmentService
 
 
 def build_services(
@@ -144,6 +147,10 @@ def build_services(
     delivery_hooks = DeliveryHooks(
         uow, _asana_hooks(settings, org, watches), settings.public_url, kick
     )
+    amendments = AmendmentService(uow, org, clock, obligations, permissions, home=home, kick=kick)
+    amend_effects = AmendmentEffects(
+        uow, org, clock, messenger, Tools(crm, ops, finance), handoffs, teams
+    )
     outbox.register(
         {
             **effects.handlers(),
@@ -151,6 +158,7 @@ def build_services(
             **history.handlers(),
             **delivery.handlers(),
             **delivery_hooks.handlers(),
+            **amend_effects.handlers(),
         }
     )
     outbox.on_dead = effects.on_dead
@@ -183,6 +191,7 @@ def build_services(
         delivery=delivery,
         delivery_hooks=delivery_hooks,
         renewals=renewals,
+        amendments=amendments,
     )
 
 

@@ -14,6 +14,7 @@ class CallbackId(StrEnum):
     DELIVERY_TO_FINANCE = "handoff_form.delivery_to_finance"
     RENEWAL_TO_SALES = "handoff_form.renewal_to_sales"
     READONLY = "handoff_readonly"
+    AMEND = "handoff_amend"  # a submitted handoff reopened to amend it (any kind)
     LOADING = "handoff_loading"
     ERROR = "handoff_error"
 

@@ -396,3 +396,38 @@ class VendorWebhook(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/active/failed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HandoffVersion(Base):
+    """One submitted version of a handoff's form: the first submission, then each amendment."""
+
+    __tablename__ = "handoff_versions"
+    __table_args__ = (UniqueConstraint("handoff_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)  # 1 is the first submission
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schema_version: Mapped[int] = mapped_column(Integer)
+    submitted_by: Mapped[str | None] = mapped_column(String(32))
+    submitted_at: Mapped[datetime]
+    # What this version changed from the one before: [{section, label, before, after}].
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    teams: Mapped[list[str]] = mapped_column(JSON, default=list)  # asked to confirm again
+
+
+class AmendmentDraft(Base):
+    """An amendment being typed (one per handoff), kept between the form's steps and closes."""
+
+    __tablename__ = "amendment_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32))
+    base_version: Mapped[int] = mapped_column(Integer)  # the version being amended
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

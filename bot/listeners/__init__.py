@@ -9,6 +9,7 @@ from bot.wiring import Services
 
 def register_listeners(app: App, services: Services) -> None:
     from bot.listeners import (
+        amendments,
         commands,
         delivery,
         form,
@@ -19,5 +20,17 @@ def register_listeners(app: App, services: Services) -> None:
         thread,
     )
 
-    for module in (form, handoff_message, thread, commands, home, reminders, history, delivery):
+    # Amendments first: inside an amendment's modal, Save draft and the schedule select are
+    # theirs (Bolt runs the first listener that matches).
+    for module in (
+        amendments,
+        form,
+        handoff_message,
+        thread,
+        commands,
+        home,
+        reminders,
+        history,
+        delivery,
+    ):
         module.register(app, services)

@@ -224,7 +224,9 @@ def _buttons(message: HandoffMessage) -> Block:
             text="View handoff",
             action_id=Action.VIEW_HANDOFF,
             value=str(message.handoff_id),
-        )
+        ),
+        # Anyone sees it; the sender and the admin may use it (bot.services.permissions).
+        ButtonElement(text="Amend", action_id=Action.AMEND, value=str(message.handoff_id)),
     ]
     for receipt in message.receipts:
         if receipt.confirmed_at is None:

@@ -24,6 +24,8 @@ WORKING_HOURS = "working_hours"
 HOME_PUBLISH = "home.publish"
 DELIVERY_CHECK = "delivery.check"  # read whether the account's project or issue is complete
 DELIVERY_WATCH = "delivery.watch"  # register the webhook that says when it is (Asana)
+AMEND_ANNOUNCE = "handoff.amended"  # post an amendment's field-by-field diff in the thread
+AMEND_RECORD = "record.amend"  # update a team's record to an amended version, noting the change
 
 
 def post_key(handoff_id: int) -> str:

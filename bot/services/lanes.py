@@ -57,6 +57,7 @@ _SLACK_ACTIONS = {
     actions.THREAD_RECORD,
     actions.SLACK_POST,
     actions.HOME_PUBLISH,
+    actions.AMEND_ANNOUNCE,
 }
 _CRM_ACTIONS = {actions.MOVE_DEAL_STAGE, actions.CRM_NOTE, actions.CRM_SNAPSHOT}
 _RECORD_ACTIONS = {
@@ -64,6 +65,7 @@ _RECORD_ACTIONS = {
     actions.MIRROR_COMMENT,
     actions.DELIVERY_CHECK,
     actions.DELIVERY_WATCH,
+    actions.AMEND_RECORD,
 }
 
 

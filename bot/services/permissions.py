@@ -18,6 +18,8 @@ from bot.services import renewal_deal
 from integrations.ports import DealSnapshot
 from storage.models import Handoff, HandoffKind, HandoffStatus, Obligation
 
+AMENDABLE = (HandoffStatus.SUBMITTED, HandoffStatus.DELIVERED, HandoffStatus.CONFIRMED)
+
 
 class Membership(Protocol):
     def is_member(self, team_key: str, user_id: str) -> bool: ...
@@ -117,6 +119,17 @@ class Permissions:
             return None
         owner = f"<@{handoff.sender_user_id}>" if handoff.sender_user_id else "its salesperson"
         return f"This handoff is {owner}'s to complete. Ask them, or an admin, to reassign it."
+
+    def may_amend(self, user_id: str, handoff: Handoff) -> str | None:
+        """Reopen a submitted handoff and submit a new version: its sender or the admin."""
+        if handoff.status == HandoffStatus.AWAITING_FORM:
+            return "This handoff has not been submitted yet: complete the form instead."
+        if handoff.status not in AMENDABLE:
+            return "This handoff was cancelled; there is nothing to amend."
+        if user_id == handoff.sender_user_id or self.is_admin(user_id):
+            return None
+        owner = f"<@{handoff.sender_user_id}>" if handoff.sender_user_id else "its salesperson"
+        return f"Only {owner} or an admin can amend this handoff. Ask in the thread instead."
 
     def may_reassign(self, user_id: str, handoff: Handoff, to_user_id: str) -> str | None:
         """Give a pending handoff to another member of the sending team: admin or manager."""

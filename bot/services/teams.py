@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.config import OrgConfig
 from bot.services.ports import Clock, Messenger, system_clock
+from integrations.registry import FINANCE_VENDORS, OPS_VENDORS
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +73,19 @@ class TeamDirectory:
         with self._lock:
             self._groups[group_id] = (now + self._ttl, members)
         return members
+
+
+def review_audience(org: OrgConfig, team_key: str) -> str:
+    """Which amended answers a team confirms again: "delivery", "finance" or "all" (see
+    forms.changes). The team's `review` setting, else its tool's side, else all of them."""
+    team = org.teams.get(team_key)
+    if team is None:
+        return "all"
+    if team.review is not None:
+        return team.review
+    vendor = team.tool.vendor if team.tool else None
+    if vendor in OPS_VENDORS:
+        return "delivery"
+    if vendor in FINANCE_VENDORS:
+        return "finance"
+    return "all"

@@ -301,6 +301,7 @@ class FakeQuickBooks(_Fake):
         self.customers: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.recurring: dict[str, dict[str, Any]] = {}
+        self.updates: list[tuple[str, dict[str, Any]]] = []  # (endpoint, body) applied
         self._next_id = 100
 
     def add_customer(self, **fields: Any) -> str:
@@ -316,6 +317,11 @@ class FakeQuickBooks(_Fake):
         entity = rec.path.removeprefix(self.prefix)
         if rec.method == "GET" and entity == "/query":
             return self._query(rec.query["query"][-1])
+        read = re.fullmatch(r"/(customer|invoice|recurringtransaction)/(\w+)", entity)
+        if rec.method == "GET" and read:
+            return self._read(read.group(1), read.group(2))
+        if rec.method == "POST" and rec.query.get("operation") == ["update"]:
+            return self._update(entity.lstrip("/"), rec.json)
         if rec.method == "POST" and entity == "/customer":
             return Reply(200, {"Customer": self._store(self.customers, rec.json)})
         if rec.method == "POST" and entity == "/invoice":
@@ -324,6 +330,35 @@ class FakeQuickBooks(_Fake):
             invoice = self._store(self.recurring, rec.json["Invoice"])
             return Reply(200, {"RecurringTransaction": {"Invoice": invoice}})
         return Reply(404, {"Fault": {"Error": [{"Message": "not found"}], "type": "SystemFault"}})
+
+    def _tables(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return {
+            "customer": self.customers,
+            "invoice": self.invoices,
+            "recurringtransaction": self.recurring,
+        }
+
+    def _read(self, endpoint: str, entity_id: str) -> Reply:
+        row = self._tables()[endpoint].get(entity_id)
+        if row is None:
+            return Reply(400, _qbo_fault("Object Not Found", "ValidationFault"))
+        return Reply(200, _qbo_wrap(endpoint, row))
+
+    def _update(self, endpoint: str, body: dict[str, Any]) -> Reply:
+        """A sparse update merges the fields sent; a full one replaces the object. Both need
+        the current SyncToken, and each makes a new one (QBO's optimistic lock)."""
+        inner = body["Invoice"] if endpoint == "recurringtransaction" else body
+        row = self._tables()[endpoint].get(str(inner.get("Id")))
+        if row is None:
+            return Reply(400, _qbo_fault("Object Not Found", "ValidationFault"))
+        if inner.get("SyncToken") != row["SyncToken"]:
+            return Reply(400, _qbo_fault("Stale Object Error", "ValidationFault"))
+        fields = {k: v for k, v in inner.items() if k != "sparse"}
+        merged = {**row, **fields} if inner.get("sparse") else {**fields}
+        merged["SyncToken"] = str(int(row["SyncToken"]) + 1)
+        self._tables()[endpoint][merged["Id"]] = merged
+        self.updates.append((endpoint, dict(inner)))
+        return Reply(200, _qbo_wrap(endpoint, merged))
 
     def _store(self, table: dict[str, dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
         row = {**body, "Id": self._new_id(), "SyncToken": "0"}
@@ -355,6 +390,16 @@ class FakeQuickBooks(_Fake):
         return str(self._next_id)
 
 
+def _qbo_wrap(endpoint: str, row: dict[str, Any]) -> dict[str, Any]:
+    if endpoint == "recurringtransaction":
+        return {"RecurringTransaction": {"Invoice": row}}
+    return {endpoint.capitalize(): row}
+
+
+def _qbo_fault(message: str, kind: str) -> dict[str, Any]:
+    return {"Fault": {"Error": [{"Message": message}], "type": kind}}
+
+
 def _column(row: dict[str, Any], column: str) -> Any:
     value = row.get(column)
     return value.get("value") if isinstance(value, dict) else value
@@ -376,6 +421,7 @@ class FakeXero(_Fake):
         self.invoices: dict[str, dict[str, Any]] = {}
         self.repeating: dict[str, dict[str, Any]] = {}
         self.history: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.posted: list[tuple[str, str, dict[str, Any]]] = []  # updates: (collection, id, body)
 
     def add_contact(self, name: str) -> str:
         contact_id = str(uuid.uuid4())
@@ -403,6 +449,9 @@ class FakeXero(_Fake):
         }.get((rec.method, path))
         if route:
             return route(rec)
+        one = re.fullmatch(r"/(Contacts|Invoices|RepeatingInvoices)/([0-9a-f-]+)", path)
+        if one and rec.method in ("GET", "POST"):
+            return self._one(rec, one.group(1), one.group(2))
         history = re.fullmatch(r"/(RepeatingInvoices|Invoices)/([0-9a-f-]+)/History", path)
         if rec.method == "PUT" and history:
             table = self.repeating if history.group(1) == "RepeatingInvoices" else self.invoices
@@ -410,6 +459,31 @@ class FakeXero(_Fake):
                 self.history[history.group(2)].extend(rec.json["HistoryRecords"])
                 return Reply(200, _envelope(HistoryRecords=rec.json["HistoryRecords"]))
         return Reply(404, {"Title": "Not Found"})
+
+    def _one(self, rec: Recorded, collection: str, object_id: str) -> Reply:
+        """GET one object; POST updates it (Xero cannot update a repeating invoice, only
+        delete it with Status DELETED; a sent or paid invoice keeps its lines)."""
+        table = {
+            "Contacts": self.contacts,
+            "Invoices": self.invoices,
+            "RepeatingInvoices": self.repeating,
+        }[collection]
+        row = table.get(object_id)
+        if row is None:
+            return Reply(404, {"Title": "Not Found"})
+        if rec.method == "POST":
+            [change] = rec.json[collection]
+            only_delete = set(change) <= {"RepeatingInvoiceID", "Status"}
+            if collection == "RepeatingInvoices" and not (
+                only_delete and change.get("Status") == "DELETED"
+            ):
+                return _validation("Repeating invoices can only be deleted through the API")
+            approved = row.get("Status") not in (None, "DRAFT", "SUBMITTED")
+            if collection == "Invoices" and approved and "LineItems" in change:
+                return _validation("This document cannot be edited as it has been approved")
+            row.update(change)
+            self.posted.append((collection, object_id, dict(change)))
+        return Reply(200, _envelope(**{collection: [row]}))
 
     def _search_contacts(self, rec: Recorded) -> Reply:
         term = rec.query["searchTerm"][-1].casefold()
@@ -446,6 +520,18 @@ class FakeXero(_Fake):
         row = {**body, id_key: str(uuid.uuid4())}
         table[row[id_key]] = row
         return row
+
+
+def _validation(message: str) -> Reply:
+    return Reply(
+        400,
+        {
+            "ErrorNumber": 10,
+            "Type": "ValidationException",
+            "Message": "A validation exception occurred",
+            "Elements": [{"ValidationErrors": [{"Message": message}]}],
+        },
+    )
 
 
 def _page(rows: list[dict[str, Any]], rec: Recorded) -> list[dict[str, Any]]:

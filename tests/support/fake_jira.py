@@ -30,7 +30,7 @@ MARKS = {"strong", "link"}
 
 @dataclass
 class FakeJira:
-    """Just enough of Jira Cloud: create/get issue, JQL search by label, paged comments."""
+    """Just enough of Jira Cloud: create/get/edit issue, JQL search by label, paged comments."""
 
     page_size: int = 2  # small, so comment listings cross pages
     required: dict[str, str] = field(default_factory=dict)  # field -> Jira's error message
@@ -42,6 +42,7 @@ class FakeJira:
     limit_next: dict[str, Reply] = field(default_factory=dict)
     unindexed: dict[str, int] = field(default_factory=dict)  # key -> searches until indexed
     statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name, category)
+    edits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # key -> PUT fields
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10001))
     # Requests arrive on the server's threads (two outbox workers at once): one at a time here.
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -62,6 +63,8 @@ class FakeJira:
         issue = self._issue(issue_path.group(1))
         if issue is None:
             return Reply(404, {"errorMessages": ["Issue does not exist"], "errors": {}})
+        if not issue_path.group(2) and method == "PUT":
+            return self._after("edit", lambda: self._edit_issue(issue, request.json))
         if not issue_path.group(2):
             return Reply(200, self._with_status(issue))
         if method == "GET":
@@ -89,6 +92,15 @@ class FakeJira:
             self.unindexed[key] = self.search_lag
         self_url = f"https://acme.atlassian.net/rest/api/3/issue/{issue_id}"
         return Reply(201, {"id": issue_id, "key": key, "self": self_url})
+
+    def _edit_issue(self, issue: dict[str, Any], body: dict[str, Any]) -> Reply:
+        """Edit issue: the fields given replace the issue's; 204 and no body, as Jira answers."""
+        fields = body.get("fields") or {}
+        if "summary" in fields and not fields["summary"]:
+            return Reply(400, {"errorMessages": [], "errors": {"summary": "Summary is required."}})
+        issue["fields"] = {**issue["fields"], **fields}
+        self.edits.setdefault(issue["key"], []).append(fields)
+        return Reply(204, None)
 
     def _issue(self, id_or_key: str) -> dict[str, Any] | None:
         return next((i for i in self.issues.values() if id_or_key in (i["id"], i["key"])), None)

@@ -49,8 +49,13 @@ def _check_complex(xsd_type: Any, value: Any, path: str, errors: list[str]) -> N
         _check_simple_content(xsd_type, value, path, errors)
         return
     children = _children(xsd_type)
+    # Attributes travel as keys too (an update's "sparse": true is IntuitEntity's attribute).
+    attributes = {str(name): attr for name, attr in xsd_type.attributes.items() if name}
     for key, item in value.items():
         element = children.get(key)
+        if element is None and key in attributes:
+            _check_simple(attributes[key].type, item, f"{path}.{key}", errors)
+            continue
         if element is None:
             errors.append(f"{path}.{key}: not an element of {_name(xsd_type)}")
             continue
