@@ -170,10 +170,31 @@ def delivery_outcomes(agreed: Mapping[str, Any], delivery: Mapping[str, Any] | N
         text = _str(delivery.get(key))
         if text:
             lines.append(f"{label}: {text}")
+    lines.extend(_billed_beyond_scope(delivery))
     accepted = _date(delivery.get("acceptance_date"))
     if accepted is not None:
         lines.append(f"Accepted by the client on {fmt_date(accepted)}")
     return "\n".join(lines)
+
+
+def _billed_beyond_scope(delivery: Mapping[str, Any]) -> list[str]:
+    """Variations and extras delivery billed on top of the contract: where the scope grew, which
+    is what a renewal is priced on."""
+    currency = _str(delivery.get("currency"))
+    lines = []
+    for label, key in (("Variation billed", "variations"), ("Extra billed", "billable_extras")):
+        billed = delivery.get(key)
+        for line in billed if isinstance(billed, list) else []:
+            if not isinstance(line, Mapping) or not _str(line.get("description")):
+                continue
+            amount = _decimal(line.get("amount"))
+            money = (
+                f" ({format_money(amount, currency)})"
+                if amount is not None and is_currency_code(currency)
+                else ""
+            )
+            lines.append(f"{label}: {_str(line.get('description'))}{money}")
+    return lines
 
 
 def outcomes(delivery: Mapping[str, Any]) -> list[Outcome]:

@@ -142,12 +142,7 @@ class DeliveryComplete:
             if existing is not None:
                 return DeliveryStart(existing.id, False, existing.sender_user_id)
             handoff = self.handoffs.open_follow_on(
-                repo,
-                DELIVERY,
-                deal_id=origin.deal_id,
-                sender=sender,
-                names=(locked.account_name, locked.deal_name),
-                now=now,
+                repo, DELIVERY, origin=locked, sender=sender, now=now
             )
             if handoff is None:  # another process made it between our read and our insert
                 found = repo.handoff_for_deal(DELIVERY, origin.deal_id)

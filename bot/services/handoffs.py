@@ -225,6 +225,9 @@ class HandoffService:
             handoff = self._new_handoff(kind, deal_id=deal_id, sender=user_id, now=now)
             if term is not None:
                 term.apply(handoff)
+            elif kind != SALES:  # a later handoff continues the sale's record, when there is one
+                sale = repo.handoff_for_deal(SALES, deal_id)
+                handoff.parent_id = sale.id if sale is not None else None
             if not repo.insert_if_absent(handoff):
                 found = repo.handoff_for_deal(kind, deal_id, term_key)
                 if found is None:
@@ -242,18 +245,17 @@ class HandoffService:
         repo: Repository,
         kind: str,
         *,
-        deal_id: str,
+        origin: Handoff,
         sender: str,
-        names: tuple[str, str],
         now: datetime,
     ) -> Handoff | None:
-        """A later handoff of an account (delivery -> finance), made in the caller's transaction
-        with its sender owing the form; None when the deal has one of this kind already.
-
-        `names` are the account and deal names the earlier handoff already knows.
-        """
-        handoff = self._new_handoff(kind, deal_id=deal_id, sender=sender, now=now)
-        handoff.account_name, handoff.deal_name = names
+        """A later handoff of `origin`'s account (delivery -> finance), made in the caller's
+        transaction with its sender owing the form and `origin` as its parent, so the account
+        keeps one record; None when the deal has one of this kind already."""
+        assert origin.deal_id is not None
+        handoff = self._new_handoff(kind, deal_id=origin.deal_id, sender=sender, now=now)
+        handoff.account_name, handoff.deal_name = origin.account_name, origin.deal_name
+        handoff.parent_id = origin.id
         if not repo.insert_if_absent(handoff):  # (kind, deal) is unique: one per account
             return None
         self._assign_sender(repo, handoff, sender, now)

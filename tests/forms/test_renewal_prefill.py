@@ -91,6 +91,28 @@ def test_delivery_outcomes_keep_delivery_words_and_extra_items() -> None:
     ]
 
 
+def test_delivery_outcomes_name_what_was_billed_beyond_the_contract() -> None:
+    delivery = {
+        "currency": "GBP",
+        "deliverables": [{"name": "Reporting pipeline", "status": "delivered"}],
+        "variations": [{"description": "Board report", "amount": "1200"}],
+        "billable_extras": [
+            {"description": "Travel to Leeds", "amount": "350.50"},
+            {"description": "", "amount": "10"},  # nothing to name: left out
+            "not a line",
+        ],
+    }
+
+    assert delivery_outcomes(AGREED, delivery).splitlines()[-2:] == [
+        "Variation billed: Board report (GBP 1,200.00)",
+        "Extra billed: Travel to Leeds (GBP 350.50)",
+    ]
+    no_currency = {**delivery, "currency": None}
+    assert delivery_outcomes(AGREED, no_currency).splitlines()[-1] == (
+        "Extra billed: Travel to Leeds"
+    )
+
+
 def test_no_delivery_handoff_says_nothing_about_delivery() -> None:
     assert delivery_outcomes(AGREED, None) == ""
     assert "delivery_outcomes" not in renewal_values(AccountRecord(agreed=AGREED))
