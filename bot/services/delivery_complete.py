@@ -194,6 +194,7 @@ class DeliveryComplete:
         who = actor or source
         repo.audit(handoff, who, "delivery_complete", source=source, origin=origin.id)
         repo.audit(origin, who, "delivery_complete", source=source, follow_on=handoff.id)
+        actions.rerender(repo, origin)  # its Delivery complete button has done its job
         account = origin.account_name or origin.deal_name
         text, blocks = delivery_request(handoff.id, account, source, actor)
         repo.enqueue(

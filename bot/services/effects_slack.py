@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.render.form_request import form_request
-from bot.render.handoff_message import render
+from bot.render.handoff_message import HandoffMessage, render
 from bot.render.mrkdwn import escape
 from bot.services import actions
 from bot.services.calendar import team_calendar
@@ -14,6 +14,7 @@ from bot.services.effects_base import EffectsBase, log
 from bot.services.outbox import JobContext, RetryLater
 from bot.services.ports import SlackUnreachableUser
 from bot.services.presenter import handoff_message
+from storage.models import Handoff, HandoffKind
 
 RENDER_LEASE = timedelta(seconds=60)  # longer than one chat.update; a dead holder frees it
 
@@ -74,7 +75,7 @@ class SlackEffects(EffectsBase):
         if handoff.thread_ts:
             self.render_handoff(ctx)
             return {"ts": handoff.thread_ts, "reused": True}
-        text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
+        text, blocks = render(self._message(handoff))
         posted = self.slack.post(self.org.handoff_channel, text, blocks)
         # Any Slack call happens before the transaction: none may hold the database lock.
         pointers = [t for t in handoff.receiving_teams if self.org.teams[t].channel]
@@ -123,9 +124,17 @@ class SlackEffects(EffectsBase):
             handoff = self._handoff(ctx.handoff_id)  # read inside the lease: the newest state
             if not (handoff.channel_id and handoff.thread_ts):
                 return None  # runs after the post job: the post failed (the admin was told)
-            text, blocks = render(handoff_message(handoff, self.org, self._deal_url(handoff)))
+            text, blocks = render(self._message(handoff))
             self.slack.update(handoff.channel_id, handoff.thread_ts, text, blocks)
         return {"ts": handoff.thread_ts}
+
+    def _message(self, handoff: Handoff) -> HandoffMessage:
+        with self.uow() as uow:  # a sale whose delivery handoff exists offers no second one
+            started = bool(handoff.deal_id) and (
+                uow.repo.handoff_for_deal(HandoffKind.DELIVERY_TO_FINANCE, handoff.deal_id or "")
+                is not None
+            )
+        return handoff_message(handoff, self.org, self._deal_url(handoff), delivery_started=started)
 
     def _newer_render(self, ctx: JobContext) -> int | None:
         with self.uow() as uow:
@@ -136,9 +145,12 @@ class SlackEffects(EffectsBase):
         if not (handoff.channel_id and handoff.thread_ts):
             return None  # runs after the post job: the post itself failed (the admin was told)
         sender = f"<@{handoff.sender_user_id}> " if handoff.sender_user_id else ""
+        version = int(ctx.payload.get("version") or 1)
+        what = "" if version == 1 else f" the amendment (version {version})"
+        again = "" if version == 1 else " again"
         posted = self.slack.post(
             handoff.channel_id,
-            f":tada: {sender}every team confirmed: this handoff is complete.",
+            f":tada: {sender}every team confirmed{what}: this handoff is complete{again}.",
             thread_ts=handoff.thread_ts,
         )
         return {"ts": posted.ts}

@@ -24,6 +24,7 @@ from bot.services.permissions import ListedMembers, Permissions
 from bot.services.ports import Clock
 from integrations.ports import CreatedRecord, DealSnapshot
 from integrations.registry import OPS_VENDORS
+from storage import versions_repo
 from storage.models import (
     ExternalRecord,
     Handoff,
@@ -485,10 +486,13 @@ class HandoffService:
                 handoff.status = HandoffStatus.CONFIRMED
                 handoff.completed_at = now
                 repo.audit(handoff, "system", "completed")
+                # Once per version: an amendment that every team confirms again is announced too.
+                version = versions_repo.current_number(uow.session, handoff.id)
                 repo.enqueue(
                     handoff,
                     actions.ANNOUNCE_COMPLETE,
-                    f"complete:{handoff.id}",
+                    f"complete:{handoff.id}" + (f":v{version}" if version > 1 else ""),
+                    {"version": version},
                     after=actions.post_key(handoff.id),
                 )
             self._refresh_home(repo, [user_id, handoff.sender_user_id or ""], now)

@@ -25,7 +25,11 @@ TOOL_LABELS = {
 }
 
 
-def handoff_message(handoff: Handoff, org: OrgConfig, deal_url: str | None) -> HandoffMessage:
+def handoff_message(
+    handoff: Handoff, org: OrgConfig, deal_url: str | None, *, delivery_started: bool = False
+) -> HandoffMessage:
+    """What the handoff's message shows; `delivery_started` when the account's delivery ->
+    finance handoff exists already (its button is then gone)."""
     teams = org.teams
     receipts = [
         TeamReceipt(
@@ -71,7 +75,8 @@ def handoff_message(handoff: Handoff, org: OrgConfig, deal_url: str | None) -> H
         open_questions=questions,
         complete=handoff.status == HandoffStatus.CONFIRMED,
         delivery_button=handoff.kind == HandoffKind.SALES_TO_DELIVERY
-        and handoff.status in IN_DELIVERY,
+        and handoff.status in IN_DELIVERY
+        and not delivery_started,
         comparison=comparison,
     )
 

@@ -303,6 +303,12 @@ def test_amendment_shows_every_version_on_the_timeline_and_finance_confirms_agai
     world.settle()
     assert world.handoff(handoff_id).status == HandoffStatus.CONFIRMED
     assert ":tada: *Handoff complete*" in world.message(handoff_id)
+    # The thread hears it for the first submission and again for the confirmed amendment.
+    assert [p.text for p in thread_posts(world, handoff_id) if ":tada:" in p.text] == [
+        f":tada: <@{SELLER}> every team confirmed: this handoff is complete.",
+        f":tada: <@{SELLER}> every team confirmed the amendment (version 3): "
+        "this handoff is complete again.",
+    ]
 
 
 def test_a_delivery_only_change_leaves_finance_confirmed_and_its_record_alone(

@@ -87,10 +87,12 @@ def test_asana_project_marked_complete_starts_one_delivery_handoff(
     assert (row.vendor, row.team, row.resource, row.status) == ("asana", "ops", project, "active")
     assert row.secret == hook["secret"] and row.external_id == hook["gid"]
     assert world.deliveries() == []  # read once: the project is not complete yet
+    assert '"delivery_complete"' in world.message(origin)
 
     world.asana.complete_project(project)
     assert world.asana.deliveries[-1][1] == 200
     world.settle()
+    assert '"delivery_complete"' not in world.message(origin)  # its job is done
 
     delivery = world.delivery()
     assert delivery.sender_user_id == OPS_MEMBER  # the sale's delivery lead, a member of ops
