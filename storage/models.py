@@ -219,6 +219,9 @@ class OutboxJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a try first failed: an outage is retried for a day from here, however long the job
+    # waited for its turn (working hours, another job) before it was first tried.
+    first_failed_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
 

@@ -46,6 +46,7 @@ class JobContext:
     attempt: int
     uncertain: bool  # an earlier try may have reached the vendor: look before creating
     created_at: datetime | None = None
+    first_failed_at: datetime | None = None  # None until a try fails
 
 
 Handler = Callable[[JobContext], dict[str, Any] | None]
@@ -78,7 +79,8 @@ class RetryPolicy:
         return max(jittered, retry_after or 0.0)
 
     def exhausted(self, ctx: JobContext, now: datetime) -> bool:
-        started = ctx.created_at or now
+        """The outage has lasted `retry_for` since the job's first failed try."""
+        started = ctx.first_failed_at or now
         return now - started >= self.retry_for
 
 
@@ -121,6 +123,7 @@ class OutboxWorker:
                     attempt=j.attempts + 1,
                     uncertain=j.uncertain,
                     created_at=j.created_at,
+                    first_failed_at=j.first_failed_at,
                 )
                 for j in jobs
             ]
@@ -190,7 +193,9 @@ class OutboxWorker:
             job.last_error = error
             job.uncertain = job.uncertain or uncertain
             job.claimed_by = job.claimed_until = None
-            if not count_attempt:
+            if count_attempt:
+                job.first_failed_at = job.first_failed_at or self.clock()
+            else:
                 job.attempts -= 1
             uow.commit()
         log.warning(

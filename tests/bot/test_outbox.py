@@ -112,6 +112,33 @@ def test_outbox_keeps_retrying_an_outage_for_a_day_then_parks_it(
     assert max(gaps) <= timedelta(minutes=15)  # capped: a recovered vendor is seen soon
 
 
+def test_outbox_outage_window_starts_at_the_first_failure_not_at_enqueue(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    uow_factory = UnitOfWorkFactory(uow_factory.sessions, clock)
+    enqueue(uow_factory)
+    calls: list[datetime] = []
+
+    def waits_then_down(ctx: JobContext) -> None:
+        calls.append(clock.now)
+        if clock.now < START + timedelta(days=2):
+            raise RetryLater("outside the recipient's working hours", delay=6 * 3600)
+        raise VendorUnavailable("quickbooks", "HTTP 503", status=503)
+
+    outbox = worker(uow_factory, waits_then_down, clock)
+    for _ in range(400):
+        outbox.drain()
+        if job(uow_factory).status == "dead":
+            break
+        clock.now = max(clock.now, job(uow_factory).next_attempt_at)
+
+    first_failure = next(c for c in calls if c >= START + timedelta(days=2))
+    assert job(uow_factory).status == "dead"
+    # Two days waiting for its turn did not use up the outage's day of retries.
+    assert calls[-1] - first_failure >= timedelta(hours=24)
+
+
 def test_outbox_retryable_failure_reports_when_it_tries_next(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
