@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.config import OrgConfig
 from bot.services import actions
 from bot.services.handoffs import HandoffError, HomeRefresher
@@ -32,7 +30,7 @@ from forms.registry import get_form
 from forms.reopen import values_from_model
 from integrations.registry import OPS_VENDORS
 from storage import versions_repo
-from storage.models import Handoff, HandoffStatus, HandoffVersion, Obligation
+from storage.models import Handoff, HandoffStatus, HandoffVersion
 from storage.repositories import Repository
 from storage.uow import UnitOfWorkFactory
 
@@ -186,7 +184,7 @@ class AmendmentService:
             handoff.schema_version = schema_version
             handoff.account_name = account_name[:255] or handoff.account_name
             versions_repo.drop_draft(session, handoff.id)
-            self._ask_again(repo, handoff, teams, number, now)
+            self._ask_again(repo, handoff, teams, now)
             self._enqueue(repo, handoff, number, teams)
             repo.audit(
                 handoff,
@@ -226,7 +224,6 @@ class AmendmentService:
         repo: Repository,
         handoff: Handoff,
         teams: Sequence[str],
-        number: int,
         now: datetime,
     ) -> None:
         """The teams' confirmations are cleared and their confirm deadline starts again."""
@@ -236,19 +233,6 @@ class AmendmentService:
                 continue
             receipt.confirmed_by = None
             receipt.confirmed_at = None
-            done = repo.session.scalars(
-                select(Obligation).where(
-                    Obligation.handoff_id == handoff.id,
-                    Obligation.sla == "confirm",
-                    Obligation.subject == team,
-                    Obligation.closed_at.is_not(None),
-                )
-            ).first()
-            if done is not None:
-                # Kept under another subject (its reminders' keys stay its own), so the new
-                # obligation is a fresh row whose reminders are sent again.
-                done.subject = f"{team}@v{number}"[:64]
-                repo.session.flush()
             self.obligations.open(
                 repo,
                 handoff,
@@ -257,6 +241,7 @@ class AmendmentService:
                 owner_user_id=None,
                 team=team,
                 started_at=now,
+                again=True,
             )
         if teams and handoff.status == HandoffStatus.CONFIRMED:
             records = [r for r in handoff.external_records if r.target != "crm_note"]

@@ -312,6 +312,7 @@ class HandoffService:
                 owner_user_id=user_id,
                 team=team,
                 started_at=handoff.won_at,
+                again=True,  # handed back to someone who had it before: chased again
             )
         self._refresh_home(repo, [user_id], now)
 

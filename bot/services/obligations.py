@@ -69,22 +69,29 @@ class ObligationBook:
         team: str | None,
         started_at: datetime,
         detail: dict[str, Any] | None = None,
+        again: bool = False,
     ) -> None:
-        """Start tracking an obligation; does nothing if (handoff, sla, subject) already exists."""
+        """Start tracking an obligation; does nothing if (handoff, sla, subject) is open already,
+        nor, unless `again`, if it was met before. With `again` (a form handed back to someone
+        who had it, a confirmation asked for again) the met one is kept under another subject, so
+        the new one is a fresh row whose reminders are sent again (their keys are its own)."""
         if team is not None and team not in self.org.teams:
             raise ValueError(f"unknown team {team!r}")
         due = self.due_at(sla, team, started_at)
         if handoff.id is None:
             repo.session.flush()  # the obligation needs the new handoff's id
         existing = repo.session.scalars(
-            select(Obligation.id).where(
+            select(Obligation).where(
                 Obligation.handoff_id == handoff.id,
                 Obligation.sla == sla,
                 Obligation.subject == subject,
             )
         ).first()
         if existing is not None:
-            return
+            if existing.closed_at is None or not again:
+                return
+            existing.subject = f"{subject}@{existing.id}"[:64]
+            repo.session.flush()
         ob = Obligation(
             handoff_id=handoff.id,
             sla=sla,

@@ -206,6 +206,29 @@ def test_manager_reassigns_a_pending_handoff_to_another_member(
     assert handoffs(h)[0].status != HandoffStatus.AWAITING_FORM
 
 
+def test_a_handoff_reassigned_back_is_chased_again_for_its_first_owner(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL)
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+    h.drain()
+
+    h.command(f"reassign {handoff.id} <@{SELLER_2}|other>", user_id=SALES_MANAGER)
+    h.command(f"reassign {handoff.id} <@{SELLER}|sam>", user_id=SALES_MANAGER)
+    h.drain()
+
+    assert handoffs(h)[0].sender_user_id == SELLER
+    with h.services.uow() as uow:
+        forms = uow.session.scalars(
+            select(Obligation).where(Obligation.sla == "form", Obligation.closed_at.is_(None))
+        ).all()
+    # The form is owed again, by the seller, with its reminders and escalation still to come.
+    assert [(o.owner_user_id, o.subject, o.step) for o in forms] == [(SELLER, SELLER, 0)]
+    assert len(h.slack.dms_to(SELLER)) == 2  # the first request and the one handing it back
+
+
 def open_form_as(h: Harness, handoff_id: int, user: str) -> tuple[str, dict[str, object]]:
     click(h, "open_form", str(handoff_id), user=user)
     view_id = list(h.slack.views)[-1]
