@@ -6,15 +6,17 @@ to find it taken again: under 50 concurrent Slack requests plus the outbox, a th
 one-row write waited up to a second while the lock sat free between naps. Queueing the
 transactions in the process instead hands the lock over the moment the previous one ends, in
 arrival order, with the transactions of threads answering people (Slack's requests, the views
-they open) ahead of background work (the outbox), which catches up as soon as the burst has
-passed. Other processes on the same file (a `python -m bot worker`, a migration) still
-meet SQLite's busy handler, as before.
+they open) first, then those of the outbox's Slack lane (a thread or a message update someone is
+waiting to see), then the rest of the background work (vendor calls, their rate-limit bucket),
+which catches up as soon as the burst has passed. Other processes on the same file (a
+`python -m bot worker`, a migration) still meet SQLite's busy handler, as before.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from enum import IntEnum
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -25,28 +27,42 @@ _HELD = "handoff_sqlite_gate"  # key in the pool record's info while its connect
 _thread = threading.local()
 
 
-def mark_background_thread() -> None:
+class Priority(IntEnum):
+    """Whose transaction goes first when several wait; lower first."""
+
+    PEOPLE = 0  # answering a Slack request
+    SLACK = 1  # the outbox's Slack lane: what people wait to see in the thread
+    BACKGROUND = 2  # everything else the outbox and the scheduler do
+
+
+def mark_background_thread(priority: Priority = Priority.BACKGROUND) -> None:
     """The calling thread does background work: its SQLite transactions queue behind those of
     threads answering people. A thread pool's `initializer`."""
-    _thread.background = True
+    _thread.priority = priority
 
 
-def _is_background() -> bool:
-    return bool(getattr(_thread, "background", False))
+def _priority() -> Priority:
+    priority: Priority = getattr(_thread, "priority", Priority.PEOPLE)
+    return priority
 
 
 class FairLock:
     """A lock handed to waiters in the order they asked (threading.Lock promises no order),
-    urgent waiters before the others."""
+    higher priorities first."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
-        self._urgent: deque[threading.Lock] = deque()
-        self._others: deque[threading.Lock] = deque()
+        self._queues: tuple[deque[threading.Lock], ...] = tuple(deque() for _ in Priority)
         self._held = False
 
-    def acquire(self, timeout: float, *, urgent: bool = True) -> bool:
-        queue = self._urgent if urgent else self._others
+    def waiting(self, priority: Priority | None = None) -> int:
+        """How many wait (at `priority`, or at all)."""
+        with self._mutex:
+            queues = self._queues if priority is None else (self._queues[priority],)
+            return sum(len(q) for q in queues)
+
+    def acquire(self, timeout: float, *, priority: Priority = Priority.PEOPLE) -> bool:
+        queue = self._queues[priority]
         with self._mutex:
             if not self._held:
                 self._held = True
@@ -65,8 +81,8 @@ class FairLock:
 
     def release(self) -> None:
         with self._mutex:
-            queue = self._urgent or self._others
-            if queue:
+            queue = next((q for q in self._queues if q), None)
+            if queue is not None:
                 queue.popleft().release()  # stays held: ownership passes on
             else:
                 self._held = False
@@ -80,7 +96,7 @@ def install(engine: Engine, timeout: float) -> None:
     def begin(conn: Connection) -> None:
         info = conn.connection.info
         if not info.get(_HELD):
-            if not gate.acquire(timeout, urgent=not _is_background()):
+            if not gate.acquire(timeout, priority=_priority()):
                 raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
             info[_HELD] = True
         try:

@@ -25,10 +25,11 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.services.lanes import SLACK as SLACK_LANE
 from bot.services.ports import Clock
 from integrations.ports import VendorError, VendorOutcomeUnknown
 from storage.models import OutboxJob, OutboxStatus
-from storage.sqlite_gate import mark_background_thread
+from storage.sqlite_gate import Priority, mark_background_thread
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -284,7 +285,9 @@ class OutboxRunner:
             lane: ThreadPoolExecutor(
                 max_workers=cap,
                 thread_name_prefix=f"outbox-{lane}",
-                initializer=mark_background_thread,  # people's requests go first
+                # People's requests go first, then the Slack lane (someone waits to see it).
+                initializer=mark_background_thread,
+                initargs=(Priority.SLACK if lane == SLACK_LANE else Priority.BACKGROUND,),
             )
             for lane, cap in self.lanes.items()
         }
@@ -319,7 +322,7 @@ class OutboxRunner:
             pool.shutdown(wait=True, cancel_futures=False)
 
     def _loop(self) -> None:
-        mark_background_thread()
+        mark_background_thread(Priority.SLACK)  # its claims feed the Slack lane too
         while not self._stop.is_set():
             self._wake.clear()
             try:

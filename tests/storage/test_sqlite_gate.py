@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import create_engine_for
-from storage.sqlite_gate import FairLock, mark_background_thread
+from storage.sqlite_gate import FairLock, Priority, mark_background_thread
 
 
 @pytest.fixture
@@ -23,9 +23,9 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _queued(lock: FairLock, name: str, order: list[str], *, urgent: bool) -> threading.Thread:
+def _queued(lock: FairLock, name: str, order: list[str], *, priority: Priority) -> threading.Thread:
     def take() -> None:
-        assert lock.acquire(5, urgent=urgent)
+        assert lock.acquire(5, priority=priority)
         order.append(name)
         lock.release()
 
@@ -43,28 +43,36 @@ def _wait_until(condition: Callable[[], bool]) -> None:
     raise AssertionError("condition never held")
 
 
-def _waiting(lock: FairLock) -> int:
-    return len(lock._urgent) + len(lock._others)
-
-
-def test_waiters_get_the_lock_in_arrival_order_people_before_background() -> None:
+def test_waiters_get_the_lock_in_arrival_order_people_then_slack_then_background() -> None:
     lock = FairLock()
     assert lock.acquire(1)
     order: list[str] = []
     threads = []
-    for queued, (name, urgent) in enumerate(
-        [("outbox-1", False), ("reply-1", True), ("outbox-2", False)], start=1
-    ):
-        threads.append(_queued(lock, name, order, urgent=urgent))
-        _wait_until(lambda queued=queued: _waiting(lock) == queued)  # type: ignore[misc]
-    threads.append(_queued(lock, "reply-2", order, urgent=True))
-    _wait_until(lambda: len(lock._urgent) == 2)
+    arrivals = [
+        ("vendor-1", Priority.BACKGROUND),
+        ("thread-post-1", Priority.SLACK),
+        ("reply-1", Priority.PEOPLE),
+        ("vendor-2", Priority.BACKGROUND),
+        ("thread-post-2", Priority.SLACK),
+        ("reply-2", Priority.PEOPLE),
+    ]
+    for queued, (name, priority) in enumerate(arrivals, start=1):
+        threads.append(_queued(lock, name, order, priority=priority))
+        _wait_until(lambda queued=queued: lock.waiting() == queued)  # type: ignore[misc]
+    assert lock.waiting(Priority.PEOPLE) == 2
 
     lock.release()
     for thread in threads:
         thread.join(5)
 
-    assert order == ["reply-1", "reply-2", "outbox-1", "outbox-2"]
+    assert order == [
+        "reply-1",
+        "reply-2",
+        "thread-post-1",
+        "thread-post-2",
+        "vendor-1",
+        "vendor-2",
+    ]
 
 
 def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
