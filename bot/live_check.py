@@ -230,8 +230,36 @@ class LiveCheck:
                     f"HubSpot: {key} {stage!r} is not a stage of pipeline {hub.pipeline_id!r}",
                     f"use one of these stage ids: {listing}",
                 )
+        self._renewal_stage(base, auth, stages)
         self._search(base, auth)
         self._webhook_secret()
+
+    def _renewal_stage(self, base: str, auth: dict[str, str], stages: dict[str, str]) -> None:
+        """The stage new renewal deals start in, in the pipeline they are created in."""
+        renewals, hub = self.org.renewals, self.org.hubspot
+        pipeline = renewals.pipeline_id or hub.pipeline_id
+        if pipeline != hub.pipeline_id:
+            response = self._get(f"{base}/crm/v3/pipelines/deals/{pipeline}", auth)
+            if response.status_code == 404:
+                self.bad(
+                    f"HubSpot: renewals.pipeline_id {pipeline!r} not found",
+                    "set renewals.pipeline_id to a deal pipeline id, or leave it out to use "
+                    "hubspot.pipeline_id",
+                )
+                return
+            response.raise_for_status()
+            stages = {
+                str(s.get("id")): str(s.get("label")) for s in response.json().get("stages", [])
+            }
+        stage = renewals.deal_stage
+        if stage in stages:
+            self.good(f"HubSpot: renewals.deal_stage {stage!r} is {stages[stage]!r}")
+        else:
+            listing = "; ".join(f"{sid} ({label})" for sid, label in stages.items())
+            self.bad(
+                f"HubSpot: renewals.deal_stage {stage!r} is not a stage of pipeline {pipeline!r}",
+                f"use one of these stage ids: {listing}",
+            )
 
     def _search(self, base: str, auth: dict[str, str]) -> None:
         body = {"filterGroups": [], "properties": ["dealstage"], "limit": 1}

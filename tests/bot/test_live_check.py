@@ -144,6 +144,7 @@ def test_live_check_correct_configuration_passes(world: World) -> None:
         "admin_user U0ADMIN",
         "HubSpot: pending_stage '4242' is 'Won - handoff pending'",
         "HubSpot: webhook secret is set",
+        "HubSpot: renewals.deal_stage 'appointmentscheduled' is 'Appointment scheduled'",
         "Asana (teams.ops.tool): template_gid 3300 is 'Client onboarding'",
         "Jira (teams.eng.tool): issue type 'Task' exists",
         "QuickBooks (teams.finance.tool): connected to 'Example Inc'",
@@ -214,6 +215,15 @@ MISTAKES: dict[str, tuple[Callable[[World], None], str]] = {
     "pending stage": (
         _set("hubspot.pending_stage", "999"),
         "✗ HubSpot: pending_stage '999' is not a stage",
+    ),
+    "renewal stage": (
+        lambda w: w.org.update(renewals={"deal_stage": "qualifiedtobuy"}),
+        "✗ HubSpot: renewals.deal_stage 'qualifiedtobuy' is not a stage of pipeline 'default' — "
+        "fix: use one of these stage ids: appointmentscheduled (Appointment scheduled)",
+    ),
+    "renewal pipeline": (
+        lambda w: w.org.update(renewals={"pipeline_id": "renewals"}),
+        "✗ HubSpot: renewals.pipeline_id 'renewals' not found",
     ),
     "webhook secret": (
         lambda w: w.settings.update(hubspot_client_secret=None),
