@@ -13,6 +13,7 @@ from bot.services.effects_renewal import RenewalDealEffects
 from bot.services.effects_slack import SlackEffects
 from bot.services.effects_vendors import VendorEffects
 from bot.services.outbox import Handler, JobContext
+from bot.services.presenter import TOOL_LABELS
 
 __all__ = ["Effects", "Tools"]
 
@@ -61,12 +62,45 @@ class Effects(SlackEffects, VendorEffects, RenewalDealEffects):
         )
         if ctx.action == actions.CREATE_RECORD and ctx.handoff_id:
             text = self._record_failed(ctx.handoff_id, str(ctx.payload["team"]), error) or text
+        if ctx.action == actions.AMEND_RECORD and ctx.handoff_id:
+            self._amendment_not_applied(ctx, error)
         if ctx.action == actions.SLACK_POST and ctx.payload.get("channel") == self.org.admin_user:
             return  # the admin is the one we could not reach: the log line is all we have
         try:
             self._tell_admin(text, ctx.handoff_id)
         except Exception:
             log.exception("admin_alert_failed handoff=%s action=%s", ctx.handoff_id, ctx.action)
+
+    def _amendment_not_applied(self, ctx: JobContext, error: str) -> None:
+        """The team whose record kept the earlier version hears it in the thread, with why."""
+        team, version = str(ctx.payload["team"]), int(ctx.payload["version"])
+        with self.uow() as uow:
+            handoff = uow.repo.handoff(ctx.handoff_id or 0)
+            if handoff is None:
+                return
+            uow.repo.audit(
+                handoff, "system", "record_amend_failed", target=team, version=version, error=error
+            )
+            record = handoff.record(team)
+            tool = TOOL_LABELS.get(record.vendor, record.vendor) + " " if record else ""
+            if handoff.channel_id and handoff.thread_ts:
+                uow.repo.enqueue(
+                    handoff,
+                    actions.SLACK_POST,
+                    f"amend-failed:{handoff.id}:{team}:{version}",
+                    {
+                        "channel": handoff.channel_id,
+                        "thread_ts": handoff.thread_ts,
+                        "text": f":warning: {self.teams.mention(team)} your {tool}record could "
+                        f"not be brought to version {version} of this handoff — "
+                        f"{escape(error)}. It still shows the version before: please make the "
+                        "change there by hand.",
+                    },
+                )
+            uow.commit()
+        log.warning(
+            "record_amend_failed handoff=%s target=%s version=%s", handoff.id, team, version
+        )
 
     def on_retry(self, ctx: JobContext, error: str, next_at: datetime) -> None:
         """A record creation failed in a way worth retrying: show when it tries again."""

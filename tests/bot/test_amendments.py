@@ -523,6 +523,39 @@ def test_a_xero_schedule_changed_to_milestones_deletes_the_repeating_invoice(
     assert record.external_id == drafts[0]["InvoiceID"]
 
 
+def test_a_record_quickbooks_refuses_to_amend_is_told_to_finance_in_the_thread(
+    asana_qbo: World,
+) -> None:
+    world = asana_qbo
+    handoff_id = submitted(world)
+    refusal = {
+        "Fault": {
+            "Error": [
+                {
+                    "Message": "Stale Object Error",
+                    "Detail": "Stale Object Error : You and <Pat> were working on this at once",
+                    "code": "5010",
+                }
+            ],
+            "type": "ValidationFault",
+        }
+    }
+    world.qbo.fail("POST", "/recurringtransaction", Reply(400, refusal))
+
+    amend(world, handoff_id, BILLING_CHANGE)
+    world.settle()
+
+    [told] = [p for p in thread_posts(world, handoff_id) if ":warning:" in p.text]
+    assert told.text.startswith(
+        f":warning: <@{FIN_MEMBER}> your QuickBooks record could not be brought to version 2 "
+        "of this handoff — quickbooks: HTTP 400"
+    )
+    assert "Stale Object Error" in told.text
+    assert "&lt;Pat&gt;" in told.text and "<Pat>" not in told.text  # the vendor's words, escaped
+    assert "please make the change there by hand" in told.text
+    assert any("record.amend" in dm.text for dm in world.admin_dms())  # and the admin, as before
+
+
 # --- who may amend, and what is refused ---------------------------------------------------------
 
 
