@@ -201,7 +201,7 @@ class BackfillService:
         if isinstance(result, dict):
             problems.extend(candidate.problem(name, message) for name, message in result.items())
         if problems or isinstance(result, dict):
-            return tuple(problems)
+            return _one_per_column(problems)
         return _Checked(candidate, result, sender)
 
     def _lookup(self, email: str) -> str | None:
@@ -326,6 +326,17 @@ def summary_text(report: Report, source: str) -> str:
     if records:
         parts.append(f"{records} vendor record(s) queued")
     return ", ".join(parts) + ". Nobody else was messaged."
+
+
+def _one_per_column(problems: list[Problem]) -> tuple[Problem, ...]:
+    """The first problem of each column (a CSV cell feeding several answers says it once)."""
+    seen: set[str | None] = set()
+    kept = []
+    for problem in problems:
+        if problem.column is None or problem.column not in seen:
+            kept.append(problem)
+            seen.add(problem.column)
+    return tuple(kept)
 
 
 def _summary(form: SalesToDeliveryForm, candidate: Candidate) -> str:

@@ -127,7 +127,7 @@ def _row(where: str, header: list[str], cells: list[str]) -> Candidate:
     columns: dict[str, str] = {}
     for name, value in cell.items():
         target = RENAMED.get(name, name)
-        if target in FIELD_NAMES and name not in PEOPLE:
+        if value and target in FIELD_NAMES and name not in PEOPLE:
             given[target] = value
             columns[target] = name
     for field, column in DEFAULTED_FROM.items():
