@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,10 @@ from sqlalchemy import Engine, func, select
 from bot.__main__ import main
 from bot.backfill_command import Progress
 from bot.config import parse_org_config
+from bot.services.backfill_hubspot import won_deal_ids
 from bot.services.stats import health_figures
 from bot.worker import periodic_jobs
+from integrations.ports import ClosedDealSearch
 from storage.models import AuditEvent, Handoff, HandoffKind, HandoffStatus, Obligation, OutboxJob
 from tests.bot.conftest import (
     ADMIN,
@@ -479,3 +481,22 @@ def test_progress_bar_redraws_on_a_terminal_and_stays_quiet_on_a_short_pipe() ->
     for _ in range(200):
         long_run.step()
     assert pipe.getvalue().splitlines()[:2] == ["backfill: 20/200", "backfill: 40/200"]
+
+
+def test_hubspot_search_pages_and_restarts_before_the_result_cap(harness: Harness) -> None:
+    # 450 won deals, one closed a day: three pages of 200, and HubSpot refusing (400) to page
+    # past 400 results, so the search starts again from the last close date it saw.
+    harness.hubspot.search_max_total = 400
+    for n in range(450):
+        day = date(2025, 1, 1) + timedelta(days=n)
+        harness.hubspot.add_deal(
+            str(8000 + n), extra_properties={"closedate": f"{day.isoformat()}T09:00:00.000Z"}
+        )
+    crm = harness.services.crm
+    assert isinstance(crm, ClosedDealSearch)
+
+    ids = won_deal_ids(
+        crm, "default", "closedwon", date(2025, 1, 2), sleep=lambda _s: None, result_cap=400
+    )
+
+    assert ids == [str(8000 + n) for n in range(1, 450)]
