@@ -116,7 +116,7 @@ def describe(outcome: Outcome) -> list[str]:
 def _records(outcome: Outcome) -> str:
     if not outcome.records:
         return ""
-    verb = "queued" if outcome.action in ("brought", "skip") and outcome.handoff_id else "to queue"
+    verb = "to create" if outcome.dry_run else "queued"
     return f" ({outcome.records} vendor record(s) {verb})"
 
 

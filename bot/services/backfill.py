@@ -57,7 +57,8 @@ class Outcome:
     reason: str = ""  # why it was skipped
     problems: tuple[Problem, ...] = ()
     handoff_id: int | None = None
-    records: int = 0  # vendor record jobs queued
+    records: int = 0  # vendor record jobs queued (in a dry run: that would be)
+    dry_run: bool = False
 
 
 @dataclass
@@ -141,6 +142,7 @@ class BackfillService:
                 f"already present (handoff #{present})",
                 handoff_id=present,
                 records=queued,
+                dry_run=not apply,
             )
         won = self.org.hubspot.won_stage
         if candidate.stage is not None and candidate.stage != won:
@@ -156,7 +158,8 @@ class BackfillService:
             return Outcome("fail", where, deal_id, self._label(candidate), problems=checked)
         summary = _summary(checked.form, candidate)
         if not apply:
-            return Outcome("bring", where, deal_id, summary)
+            records = len(self._tools()) if create_records else 0
+            return Outcome("bring", where, deal_id, summary, records=records, dry_run=True)
         handoff_id, records = self._store(checked, create_records)
         if handoff_id is None:  # another run stored it meanwhile
             return Outcome("skip", where, deal_id, summary, "already present")
@@ -274,15 +277,21 @@ class BackfillService:
             uow.commit()
             return queued
 
-    def _missing_records(self, handoff: Handoff) -> list[tuple[str, str]]:
-        missing = []
-        for team in handoff.receiving_teams:
+    def _tools(self, teams: Iterable[str] | None = None) -> dict[str, str]:
+        """The receiving teams (of sales handoffs, unless given) with a tool: team -> vendor."""
+        found = {}
+        for team in self.org.routes[SALES].receivers if teams is None else teams:
             tool = self.org.teams[team].tool if team in self.org.teams else None
-            if tool is None or handoff.record(team) is not None:
-                continue
-            if needs_record(handoff, tool.vendor):
-                missing.append((team, tool.vendor))
-        return missing
+            if tool is not None:
+                found[team] = tool.vendor
+        return found
+
+    def _missing_records(self, handoff: Handoff) -> list[tuple[str, str]]:
+        return [
+            (team, vendor)
+            for team, vendor in self._tools(handoff.receiving_teams).items()
+            if handoff.record(team) is None and needs_record(handoff, vendor)
+        ]
 
     def _queue_records(self, repo: Repository, handoff: Handoff) -> int:
         """Each team's record by the usual job and key (`record:<id>:<team>`): made once."""

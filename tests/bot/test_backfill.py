@@ -395,6 +395,12 @@ def test_backfill_create_records_makes_each_vendor_record_once_even_when_run_twi
     assert asana.created_projects == 0 and qbo.invoices == {}
 
     path = cli.csv(NORTHWIND, CONTOSO)
+    code, out, _ = cli.run("--csv", str(path), "--create-records")  # a dry run first
+    assert code == 0
+    assert "would bring in  deal 18230411 (line 2): " in out
+    assert "closed 2026-10-14 (2 vendor record(s) to create)" in out
+    assert "already present (handoff #1) (2 vendor record(s) to create)" in out
+    assert cli.count(OutboxJob) == 1  # the first run's summary, nothing more
     code, out, _ = cli.run("--csv", str(path), "--apply", "--create-records")
     assert code == 0, out
     assert "deal 18230411 (line 2) as handoff #2: " in out
