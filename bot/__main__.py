@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [serve|web|worker|migrate|check|manifest|connect]`.
+"""Command line: `python -m bot [serve|web|worker|migrate|check|manifest|connect|...|backfill]`.
 
 serve   (default) everything in one process: Socket Mode when SLACK_APP_TOKEN is set, else HTTP
         on PORT under gunicorn; the scheduler runs in the same process.
@@ -11,6 +11,9 @@ manifest --url URL   print the Slack app manifest for HTTP mode, request URLs fi
 connect quickbooks|xero   connect a finance tool through its OAuth consent screen.
 jira-webhook [--team KEY]   print the URL and secret of the Jira webhook that says an account's
         issue is done (delivery complete -> finance).
+backfill --csv FILE | --from-hubspot --since DATE [--term-months N] [--apply] [--create-records]
+        bring historic accounts in as handoffs marked historic; a dry run unless --apply;
+        vendor records only with --create-records; exit 1 when any row failed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import argparse
 import logging
 import os
 import sys
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, OrgConfig, Settings, load_org_config
@@ -54,12 +59,14 @@ def main(argv: list[str] | None = None) -> int:
             "manifest",
             "connect",
             "jira-webhook",
+            "backfill",
         ],
     )
     parser.add_argument("vendor", nargs="?", help="connect: quickbooks or xero")
     parser.add_argument("--live", action="store_true", help="check: call every service")
     parser.add_argument("--url", help="manifest: the app's public https URL")
     parser.add_argument("--team", help="connect, jira-webhook: the team whose tool it is")
+    _backfill_flags(parser)
     args = parser.parse_args(argv)
     try:
         if args.command == "manifest":
@@ -70,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             return _connect(parser, args.vendor, args.team)
         if args.command == "jira-webhook":
             return _jira_webhook(args.team)
+        if args.command == "backfill":
+            return _backfill(parser, args)
         return _run(args.command)
     except ConfigError as exc:
         print(f"handoff: {exc}", file=sys.stderr)
@@ -114,8 +123,57 @@ def _jira_webhook(team: str | None) -> int:
     return run_jira_webhook(settings, org, team, print)
 
 
+def _backfill_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("backfill")
+    group.add_argument(
+        "--csv", type=Path, metavar="FILE", help="backfill: historic deals from FILE"
+    )
+    group.add_argument(
+        "--from-hubspot", action="store_true", help="backfill: closed-won deals from HubSpot"
+    )
+    group.add_argument(
+        "--since", type=date.fromisoformat, metavar="DATE", help="backfill: closed on/after DATE"
+    )
+    group.add_argument(
+        "--term-months",
+        type=int,
+        metavar="N",
+        help="backfill --from-hubspot: the term (from its start) when HubSpot holds no term end",
+    )
+    group.add_argument("--apply", action="store_true", help="backfill: write (default: dry run)")
+    group.add_argument(
+        "--create-records",
+        action="store_true",
+        help="backfill: also create each team's vendor records (Asana, Jira, QuickBooks, Xero)",
+    )
+
+
+def _backfill(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from bot.backfill_command import BackfillArgs, run_backfill
+    from bot.wiring import build_services, check_tools
+
+    if (args.csv is None) == (not args.from_hubspot):
+        parser.error("backfill needs exactly one of --csv FILE or --from-hubspot --since DATE")
+    if args.from_hubspot and args.since is None:
+        parser.error("backfill --from-hubspot needs --since DATE (YYYY-MM-DD)")
+    if args.term_months is not None and not 0 < args.term_months <= 120:
+        parser.error("--term-months must be from 1 to 120")
+    settings, org = _settings_and_org(require_slack=True)
+    configure_logging(settings.log_level)
+    check_tools(org, dict(os.environ))
+    options = BackfillArgs(
+        csv=args.csv,
+        from_hubspot=args.from_hubspot,
+        since=args.since,
+        apply=args.apply,
+        create_records=args.create_records,
+        term_months=args.term_months,
+    )
+    return run_backfill(build_services(settings, org), options, sys.stdout, sys.stderr)
+
+
 def _run(command: str) -> int:
-    from bot.wiring import build_services
+    from bot.wiring import build_services, check_tools
 
     if command == "migrate":
         settings = Settings()
@@ -128,8 +186,6 @@ def _run(command: str) -> int:
         return 0
     settings, org = _settings_and_org(require_slack=True)
     configure_logging(settings.log_level)
-    from bot.wiring import check_tools
-
     check_tools(org, dict(os.environ))
     if command == "check":
         print("handoff: configuration OK")

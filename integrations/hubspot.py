@@ -10,7 +10,7 @@ Endpoints (CRM v3 objects, v4 associations, v3 owners), all through the shared `
 - GET   /crm/v4/objects/deals/{id}/associations/notes
 - POST  /crm/v3/objects/notes                          (a create: never repeated blindly)
 - PATCH /crm/v3/objects/notes/{id}                     (rewriting a note's body: safe to repeat)
-- POST  /crm/v3/objects/deals/search                   (the won-deal sweep; a read)
+- POST  /crm/v3/objects/deals/search                   (the won-deal sweep, backfill; reads)
 - GET   /crm/v3/pipelines/deals/{pipelineId}           (`check --live`: stage ids and labels)
 - POST  /crm/v3/objects/deals                          (a renewal deal: `hubspot_renewal`)
 """
@@ -21,7 +21,7 @@ import html
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from integrations.http import VendorHttp
 from integrations.hubspot_history import HistoryReader, RateWindow
 from integrations.hubspot_renewal import RenewalDealWriter
 from integrations.ports import (
+    ClosedDealPage,
     CreatedRecord,
     DealContact,
     DealInStage,
@@ -260,6 +261,49 @@ class HubSpotCrm:
         next_page = ((data.get("paging") or {}).get("next") or {}).get("after")
         return DealSearchPage(
             deals=tuple(deals),
+            next_after=str(next_page) if next_page is not None else None,
+            total=int(data.get("total") or 0),
+        )
+
+    def deals_closed_since(
+        self, pipeline_id: str, stage_id: str, since: date, *, after: str | None = None
+    ) -> ClosedDealPage:
+        """One page of the deals in a (won) stage closed on or after `since`, oldest close first
+        (the backfill of historic accounts)."""
+        since_ms = str(int(datetime.combine(since, time(0), tzinfo=UTC).timestamp() * 1000))
+        body: dict[str, Any] = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {"propertyName": "pipeline", "operator": "EQ", "value": pipeline_id},
+                        {"propertyName": "dealstage", "operator": "EQ", "value": stage_id},
+                        {"propertyName": "closedate", "operator": "GTE", "value": since_ms},
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": "closedate", "direction": "ASCENDING"}],
+            "properties": ["dealstage", "closedate"],
+            "limit": SEARCH_PAGE_LIMIT,
+        }
+        if after is not None:
+            body["after"] = after
+        response = self._http.request(
+            "POST", "/crm/v3/objects/deals/search", json=body, safe_to_repeat=True
+        )
+        payload = response.json()
+        data: dict[str, Any] = payload if isinstance(payload, dict) else {}
+        ids: list[str] = []
+        closes: list[date] = []
+        for record in data.get("results") or []:
+            if isinstance(record, dict) and record.get("id") is not None:
+                ids.append(str(record["id"]))
+                closed = _timestamp(_properties(record).get("closedate"))
+                if closed is not None:
+                    closes.append(closed.date())
+        next_page = ((data.get("paging") or {}).get("next") or {}).get("after")
+        return ClosedDealPage(
+            deal_ids=tuple(ids),
+            last_close=max(closes, default=None),
             next_after=str(next_page) if next_page is not None else None,
             total=int(data.get("total") or 0),
         )

@@ -489,6 +489,26 @@ class DealSearch(Protocol):
         ...
 
 
+class ClosedDealPage(Record):
+    """One page of won deals by close date (backfill): ids oldest close first, and the cursor."""
+
+    deal_ids: tuple[str, ...]
+    last_close: date | None = None  # the newest close date on the page, to restart a query from
+    next_after: str | None = None
+    total: int = 0
+
+
+@runtime_checkable
+class ClosedDealSearch(Protocol):
+    """A CRM that can list the deals won (in a stage) and closed on or after a date."""
+
+    def deals_closed_since(
+        self, pipeline_id: str, stage_id: str, since: date, *, after: str | None = None
+    ) -> ClosedDealPage:
+        """Deals in the stage with a close date on or after `since`, oldest close first."""
+        ...
+
+
 # --- renewals -----------------------------------------------------------------------------------
 
 

@@ -81,7 +81,7 @@ class Handoff(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(24), index=True)
-    deal_id: Mapped[str | None] = mapped_column(String(64))
+    deal_id: Mapped[str | None] = mapped_column(String(64), index=True)
     account_name: Mapped[str] = mapped_column(String(255), default="")
     deal_name: Mapped[str] = mapped_column(String(255), default="")
     sender_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -89,7 +89,9 @@ class Handoff(Base):
     form_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     draft_payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Brought in from history (`python -m bot backfill`): never messaged about, never timed.
     backfilled: Mapped[bool] = mapped_column(default=False)
+    backfill_source: Mapped[str | None] = mapped_column(String(16))  # "csv" or "hubspot"
     # What the CRM said about the deal (fetched by an outbox job), so the form opens from here.
     crm_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     crm_snapshot_at: Mapped[datetime | None]

@@ -452,6 +452,8 @@ class HandoffService:
         records = [r for r in handoff.external_records if r.target != "crm_note"]
         if not handoff.deal_id or any(r.status == "pending" for r in records):
             return
+        if handoff.backfilled:
+            return  # a historic deal's CRM record is left as history wrote it
         state = ",".join(sorted(f"{r.target}={r.status}" for r in records))
         digest = hashlib.sha256(state.encode()).hexdigest()[:12]
         previous = repo.last_job_key(handoff.id, actions.CRM_NOTE)

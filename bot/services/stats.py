@@ -4,7 +4,8 @@ A team's handoffs are those it sends or receives, bucketed by the month the deal
 team's time zone. Times are medians in business hours: won to submitted in the sending team's
 calendar, submitted to confirmed in the receiving team's. "Within SLA" counts a confirmation
 made by the confirm deadline; a handoff still unconfirmed past its deadline counts as missed,
-one not yet due is left out.
+one not yet due is left out. Accounts brought in from history (backfill) count among the
+handoffs opened but not in the timings: nobody was timed submitting or confirming them.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class _Row:
     confirmed: dict[str, datetime]
     questions: int
     failed: int
+    timed: bool = True  # False for a handoff brought in from history
 
 
 def health_figures(
@@ -103,13 +105,13 @@ def _figures(
     to_submit = [
         book.calendar(r.sender).hours_between(r.won_at, r.submitted_at)
         for r in rows
-        if r.submitted_at is not None
+        if r.submitted_at is not None and r.timed
     ]
     cal = book.calendar(team)
     to_confirm: list[float] = []
     decided = within = 0
     for r in rows:
-        if team not in r.receivers or r.submitted_at is None:
+        if team not in r.receivers or r.submitted_at is None or not r.timed:
             continue
         deadline = book.due_at("confirm", team, r.submitted_at)
         confirmed_at = r.confirmed.get(team)
@@ -149,7 +151,12 @@ def _load(session: Session, org: OrgConfig, since: datetime) -> list[_Row]:
     recent = select(Handoff.id).where(Handoff.won_at >= since).scalar_subquery()
     handoffs = session.execute(
         select(
-            Handoff.id, Handoff.kind, Handoff.receiving_teams, Handoff.won_at, Handoff.submitted_at
+            Handoff.id,
+            Handoff.kind,
+            Handoff.receiving_teams,
+            Handoff.won_at,
+            Handoff.submitted_at,
+            Handoff.backfilled,
         ).where(Handoff.won_at >= since)
     ).all()
     confirmed: dict[int, dict[str, datetime]] = {}
@@ -190,6 +197,7 @@ def _load(session: Session, org: OrgConfig, since: datetime) -> list[_Row]:
             confirmed=confirmed.get(h.id, {}),
             questions=questions[h.id],
             failed=failed[h.id],
+            timed=not h.backfilled,
         )
         for h in handoffs
     ]
