@@ -269,7 +269,13 @@ class MoneyCheckService:
             handoff,
             actions.SLACK_POST,
             f"money-mismatch:{mismatch.id}",
-            {"channel": manager, "text": text, "blocks": blocks},
+            # Found at night, read in the finance team's working hours.
+            {
+                "channel": manager,
+                "text": text,
+                "blocks": blocks,
+                actions.WORKING_HOURS: {"team": team},
+            },
         )
 
     @staticmethod
