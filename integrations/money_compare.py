@@ -102,7 +102,8 @@ def _documents(
         if doc.state == "active":
             continue
         expected = _plan_text(planned[number], currency) if number < len(planned) else "-"
-        kind = "recurring template" if doc.kind == "recurring" else "invoice"
+        template = "repeating invoice" if tool == "Xero" else "recurring template"
+        kind = template if doc.kind == "recurring" else "invoice"
         state = "not found (deleted?)" if doc.state == "missing" else "inactive: it no longer bills"
         found.append(
             Difference(what=f"{tool} {kind} {doc.document_id}", expected=expected, found=state)

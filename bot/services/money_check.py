@@ -164,7 +164,7 @@ class MoneyCheckService:
             handoff_id,
             team,
             outcome,
-            ",".join(sorted({d.what.split(":")[0] for d in differences})) or "none",
+            ",".join(sorted({_kind(d) for d in differences})) or "none",
         )
         return 1
 
@@ -338,6 +338,12 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
     """Names one disagreement: the same differences give the same print, a change a new one."""
     text = json.dumps(sorted(rows, key=lambda r: json.dumps(r, sort_keys=True)), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _kind(difference: Difference) -> str:
+    """'Amount', 'Schedule', ... or 'Document' for a document gone: for logs, without values."""
+    what, colon, _ = difference.what.partition(":")
+    return what.split(" ")[0] if colon else "Document"
 
 
 def _handed_close_date(handoff: Handoff) -> date | None:

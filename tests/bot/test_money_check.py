@@ -234,7 +234,7 @@ def test_money_check_xero_deleted_repeating_invoice_and_other_currency_are_repor
     night(world)
 
     [dm] = manager_dms(world)
-    assert f"Xero recurring template {repeating_id}" in json.dumps(dm.blocks)
+    assert f"Xero repeating invoice {repeating_id}" in json.dumps(dm.blocks)
 
     world.xero.repeating[repeating_id]["Status"] = "AUTHORISED"
     world.xero.repeating[repeating_id]["CurrencyCode"] = "EUR"
