@@ -40,10 +40,10 @@ def mismatch_dm(
 ) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks): the finance manager's DM about one mismatch."""
     account = escape(clip(handoff.account_name or handoff.deal_name or "", 200))
-    text = f"Money check: what is billed for {account} does not match what was agreed."
+    text = f"Money check: the CRM, the handoff and the finance tool disagree for {account}."
     body = (
         f":rotating_light: *Money check* — {handoff_title(handoff)} (handoff #{handoff.id}): the "
-        "finance tool does not bill what the CRM and the handoff say.\n"
+        "CRM deal, the handoff and the finance tool disagree.\n"
         f"{difference_lines(differences)}"
     )
     blocks: list[Block] = [section(body)]
