@@ -6,6 +6,7 @@ Both are validated at start-up; a mistake names the variable or the key path and
 from __future__ import annotations
 
 from datetime import date, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -243,6 +244,16 @@ class RenewalsOrg(Strict):
     deal_stage: str = Field(default="appointmentscheduled", min_length=1)
 
 
+class MoneyCheckOrg(Strict):
+    """The nightly money-leak check (`money_check`): CRM deal, agreed billing and finance tool."""
+
+    enabled: bool = True
+    # The finance team's local hour from which the night's check runs (each handoff once a day).
+    hour: int = Field(default=2, ge=0, le=23)
+    # Amounts differing by at most this much (in the contract currency) count as the same.
+    tolerance: Decimal = Field(default=Decimal("0.00"), ge=0)
+
+
 class Route(Strict):
     """Who sends and who receives a kind of handoff."""
 
@@ -277,6 +288,7 @@ class OrgConfig(Strict):
     billing: BillingOrg = BillingOrg()
     delivery: DeliveryOrg = DeliveryOrg()
     renewals: RenewalsOrg = RenewalsOrg()
+    money_check: MoneyCheckOrg = MoneyCheckOrg()
 
     @model_validator(mode="after")
     def _routes_name_teams(self) -> OrgConfig:

@@ -18,6 +18,7 @@ class Action(StrEnum):
     HOME_PAGE_PREVIOUS = "home_page_previous"  # value: "<section key>:<offset>"
     HOME_PAGE_NEXT = "home_page_next"
     DELIVERY_COMPLETE = "delivery_complete"  # value: the sales -> delivery handoff's id
+    RESOLVE_MISMATCH = "resolve_money_mismatch"  # App Home; value: the money mismatch's id
 
 
 class Callback(StrEnum):

@@ -26,6 +26,7 @@ from bot.services.handoffs import HandoffService
 from bot.services.history import HistoryService
 from bot.services.home import HomeService
 from bot.services.lanes import LaneRouter, SqlRateLimiter, merged_limits
+from bot.services.money_check import MoneyCheckService
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Kicker, OutboxRunner, OutboxWorker
 from bot.services.permissions import Permissions
@@ -75,6 +76,7 @@ class Services:
     delivery_hooks: DeliveryHooks
     renewals: RenewalService
     amendments: AmendmentService
+    money_check: MoneyCheckService
 
 
 def build_services(
@@ -168,6 +170,9 @@ def build_services(
     )
     digests = DigestService(uow_factory=uow, org=org, clock=clock)
     renewals = RenewalService(uow, org, clock, obligations, messenger, teams, home=home, kick=kick)
+    money_check = MoneyCheckService(
+        uow, org, clock, messenger, crm, finance, teams, permissions, kick=kick
+    )
     return Services(
         settings=settings,
         org=org,
@@ -192,6 +197,7 @@ def build_services(
         delivery_hooks=delivery_hooks,
         renewals=renewals,
         amendments=amendments,
+        money_check=money_check,
     )
 
 

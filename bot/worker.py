@@ -44,6 +44,10 @@ def _open_renewals(services: Any) -> int:
     return int(services.renewals.open_due(services.clock()))
 
 
+def _check_money(services: Any) -> int:
+    return int(services.money_check.run(services.clock()))
+
+
 def keep_connections_alive(services: Services) -> int:
     """Refresh every finance connection's tokens; a refresh token that lapsed unused (Xero:
     60 days) would otherwise cut the connection the next time a handoff needs it."""
@@ -101,6 +105,12 @@ def periodic_jobs(services: Any) -> list[PeriodicJob]:
             misfire_grace_seconds=3600,
         ),
     ]
+    if services.org.money_check.enabled:
+        # Nightly in effect: from `money_check.hour` each handoff is claimed and read once a
+        # day, so the hourly re-run reads nothing twice (and catches a night the worker missed).
+        jobs.append(
+            PeriodicJob("money_check", _check_money, seconds=3600, misfire_grace_seconds=1800)
+        )
     if services.org.delivery.check_seconds:
         seconds = services.org.delivery.check_seconds
         jobs.append(

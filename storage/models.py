@@ -436,3 +436,50 @@ class AmendmentDraft(Base):
     base_version: Mapped[int] = mapped_column(Integer)  # the version being amended
     values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MoneyCheck(Base):
+    """The nightly money-leak check's claim on one handoff's finance record (issue 9).
+
+    `checked_on` is the finance team's local date of the last attempt, so each handoff is read
+    once a night; a worker claims it (`claimed_until`) before reading any vendor, so several
+    worker processes never check the same handoff twice.
+    """
+
+    __tablename__ = "money_checks"
+
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), primary_key=True
+    )
+    checked_on: Mapped[str] = mapped_column(String(10), default="")  # ISO date, "" never
+    outcome: Mapped[str | None] = mapped_column(String(16))  # match / mismatch / error / skipped
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    checked_at: Mapped[datetime | None]
+
+
+class MoneyMismatch(Base):
+    """What the CRM, the submitted form and the finance tool disagreed on for one handoff.
+
+    Open until a later check finds them matching again or a finance person marks it resolved;
+    `fingerprint` names the disagreement, so the same one is reported once and a changed one is
+    new.
+    """
+
+    __tablename__ = "money_mismatches"
+    __table_args__ = (Index("ix_money_mismatches_open", "team", "resolved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    team: Mapped[str] = mapped_column(String(64))  # the finance team whose record it is
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # [{what, expected, found}], as shown to finance; links: {crm, finance, thread}.
+    differences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    links: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    found_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    # "check" (found matching again), "changed" (a different mismatch replaced it), or a user id.
+    resolved_by: Mapped[str | None] = mapped_column(String(32))

@@ -16,6 +16,7 @@ def register_listeners(app: App, services: Services) -> None:
         handoff_message,
         history,
         home,
+        money_check,
         reminders,
         thread,
     )
@@ -32,5 +33,6 @@ def register_listeners(app: App, services: Services) -> None:
         reminders,
         history,
         delivery,
+        money_check,
     ):
         module.register(app, services)

@@ -23,6 +23,7 @@ from bot.render.mrkdwn import slack_date
 from bot.services import home_sections
 from bot.services.delivery_home import in_delivery_section
 from bot.services.leases import Leases
+from bot.services.money_home import money_section
 from bot.services.obligations import ObligationBook
 from bot.services.outbox import Handler, JobContext
 from bot.services.ports import Clock, Messenger
@@ -112,6 +113,7 @@ class HomeService:
                 home_sections.questions(session, book, user_id, now, at),
                 home_sections.completed(session, book, user_id, mine, now, at),
                 in_delivery_section(session, book, mine, at),
+                money_section(session, [*mine, *managed], at),
             ]
             if managed:
                 lists.append(home_sections.overdue(session, book, managed, now, at))

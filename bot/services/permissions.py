@@ -163,6 +163,13 @@ class Permissions:
             return None
         return "Only the admin or the team that owns this record can retry it."
 
+    def may_resolve_mismatch(self, user_id: str, team: str) -> str | None:
+        """Mark a money-check mismatch resolved: the finance team's members, manager, admin."""
+        if self.oversees(user_id, team) or self.teams.is_member(team, user_id):
+            return None
+        name = self.teams.team_name(team)
+        return f"Only members of {name}, its manager or the admin can mark this resolved."
+
     # --- reminders ------------------------------------------------------------------------------
 
     def may_snooze(self, user_id: str, obligation: Obligation) -> str | None:

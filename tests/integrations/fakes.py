@@ -309,6 +309,10 @@ class FakeQuickBooks(_Fake):
         self.customers[customer_id] = {"Id": customer_id, **fields}
         return customer_id
 
+    def delete(self, endpoint: str, entity_id: str) -> None:
+        """Someone deleted the object in QuickBooks: reads answer 400 Object Not Found."""
+        del self._tables()[endpoint][entity_id]
+
     def idempotency_key(self, rec: Recorded) -> str | None:
         values = rec.query.get("requestid")
         return values[-1] if rec.method == "POST" and values else None
@@ -431,6 +435,10 @@ class FakeXero(_Fake):
             "ContactStatus": "ACTIVE",
         }
         return contact_id
+
+    def delete_repeating(self, repeating_id: str) -> None:
+        """Someone deleted the repeating invoice in Xero: it is still read, as DELETED."""
+        self.repeating[repeating_id]["Status"] = "DELETED"
 
     def idempotency_key(self, rec: Recorded) -> str | None:
         return rec.header("Idempotency-Key") if rec.method in ("PUT", "POST") else None

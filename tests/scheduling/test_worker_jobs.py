@@ -26,6 +26,10 @@ class _Recorder:
         self.calls.append(now)
         return 0
 
+    def run(self, now: datetime | None = None) -> int:
+        self.calls.append(now)
+        return 0
+
 
 def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
     now = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -34,9 +38,11 @@ def test_worker_jobs_are_scheduled_once_each_with_catch_up_settings() -> None:
         digests=_Recorder(),
         renewals=_Recorder(),
         clock=lambda: now,
-        # The HubSpot sweep and the delivery check: their own tests.
+        # The HubSpot sweep, the delivery check and the money check: their own tests.
         org=SimpleNamespace(
-            hubspot=SimpleNamespace(sweep_seconds=0), delivery=SimpleNamespace(check_seconds=0)
+            hubspot=SimpleNamespace(sweep_seconds=0),
+            delivery=SimpleNamespace(check_seconds=0),
+            money_check=SimpleNamespace(enabled=False),
         ),
     )
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -68,7 +74,9 @@ def test_worker_runs_the_delivery_check_at_its_configured_interval() -> None:
         delivery_hooks=_Recorder(),
         clock=lambda: datetime(2026, 1, 5, 9, tzinfo=UTC),
         org=SimpleNamespace(
-            hubspot=SimpleNamespace(sweep_seconds=0), delivery=SimpleNamespace(check_seconds=600)
+            hubspot=SimpleNamespace(sweep_seconds=0),
+            delivery=SimpleNamespace(check_seconds=600),
+            money_check=SimpleNamespace(enabled=False),
         ),
     )
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -80,3 +88,33 @@ def test_worker_runs_the_delivery_check_at_its_configured_interval() -> None:
     job.func(*job.args)
     # Registrations of missing Asana webhooks, then the reads of every account in delivery.
     assert services.delivery_hooks.calls == [100] and services.delivery.calls == [100]
+
+
+def test_worker_runs_the_money_check_hourly_when_enabled() -> None:
+    now = datetime(2026, 1, 5, 2, 30, tzinfo=UTC)
+    services = SimpleNamespace(
+        reminders=_Recorder(),
+        digests=_Recorder(),
+        renewals=_Recorder(),
+        money_check=_Recorder(),
+        clock=lambda: now,
+        org=SimpleNamespace(
+            hubspot=SimpleNamespace(sweep_seconds=0),
+            delivery=SimpleNamespace(check_seconds=0),
+            money_check=SimpleNamespace(enabled=True),
+        ),
+    )
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule_jobs(scheduler, services)
+    job = scheduler.get_job("money_check")
+    # Hourly: the night's work starts at `money_check.hour`; each handoff is read once a day.
+    assert job.trigger.interval == timedelta(hours=1)
+    assert (job.coalesce, job.max_instances) == (True, 1)
+
+    job.func(*job.args)
+    assert services.money_check.calls == [now]
+
+    services.org.money_check.enabled = False
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule_jobs(scheduler, services)
+    assert scheduler.get_job("money_check") is None

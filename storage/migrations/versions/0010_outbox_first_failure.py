@@ -1,7 +1,7 @@
 """outbox jobs remember their first failed try (the outage's retry window starts there)
 
 Revision ID: 0010_outbox_first_failure
-Revises: 0008_issue_9_backfill
+Revises: 0009_issue_9_money_leak
 Create Date: 2026-12-02 00:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0010_outbox_first_failure"
-down_revision: str | None = "0008_issue_9_backfill"
+down_revision: str | None = "0009_issue_9_money_leak"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
