@@ -66,8 +66,8 @@ def mismatch_item(
     links: Mapping[str, Any],
 ) -> Block:
     """One open mismatch on the App Home, with its *Mark resolved* button."""
-    text = f"{handoff_title(handoff)}\n{difference_lines(differences)}"
+    # The links go before the differences: a long list is cut at Slack's limit, never a link.
     where = link_line(links)
-    if where:
-        text += f"\n{where}"
+    text = handoff_title(handoff) + (f"\n{where}" if where else "")
+    text += f"\n{difference_lines(differences)}"
     return section(text, button("Mark resolved", Action.RESOLVE_MISMATCH, str(mismatch_id)))
