@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.slack_response import SlackResponse
 
 from bot.services.outbox import JobContext, OutboxWorker, RetryLater
 from integrations.ports import VendorOutcomeUnknown, VendorRejected, VendorUnavailable
@@ -234,3 +239,238 @@ def test_outbox_two_racing_workers_perform_each_job_once(uow_factory: UnitOfWork
         thread.join(timeout=60)
 
     assert sorted(performed) == list(range(30))
+
+
+# --- found alive by ./scripts/mutation ------------------------------------------------------------
+
+
+def slack_error(status: int, error: str, headers: dict[str, str] | None = None) -> SlackApiError:
+    """What slack_sdk raises for an HTTP answer of `status` with Slack's error code."""
+    response = SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url="https://slack.com/api/chat.postMessage",
+        req_args={},
+        data={"ok": False, "error": error},
+        headers=headers or {},
+        status_code=status,
+    )
+    return SlackApiError(error, response)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "next_at_least"),
+    [
+        (slack_error(429, "ratelimited", {"Retry-After": "120"}), "pending", 120),
+        (slack_error(503, "service_unavailable"), "pending", 15 / 2),  # first backoff: 7.5-15 s
+        (slack_error(500, "internal_error", {"Retry-After": "soon"}), "pending", 15 / 2),
+        (slack_error(200, "channel_not_found"), "dead", None),
+        (slack_error(499, "invalid_auth"), "dead", None),
+    ],
+)
+def test_outbox_slack_errors_retry_on_429_and_5xx_and_park_refusals(
+    uow_factory: UnitOfWorkFactory, error: SlackApiError, status: str, next_at_least: float | None
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory)
+    dead: list[tuple[str, str]] = []
+
+    def post(ctx: JobContext) -> None:
+        raise error
+
+    worker(uow_factory, post, clock, dead).drain()
+
+    stored = job(uow_factory)
+    assert stored.status == status
+    assert stored.last_error == f"slack: {error.response['error']}"
+    if next_at_least is None:
+        assert dead == [("key-0", f"slack: {error.response['error']}")]
+    else:
+        assert dead == []
+        assert stored.next_attempt_at >= START + timedelta(seconds=next_at_least)
+        assert stored.next_attempt_at <= START + timedelta(seconds=max(15, next_at_least))
+
+
+def test_outbox_slack_error_without_a_code_is_named_unknown(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory)
+    error = slack_error(404, "x")
+    error.response.data = {"ok": False}
+
+    def post(ctx: JobContext) -> None:
+        raise error
+
+    worker(uow_factory, post, clock).drain()
+
+    assert job(uow_factory).last_error == "slack: unknown_error"
+
+
+def test_outbox_job_without_a_handler_is_parked_with_the_reason(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory, action="test.unknown")
+    dead: list[tuple[str, str]] = []
+
+    worker(uow_factory, lambda ctx: None, clock, dead).drain()
+
+    with uow_factory() as uow:
+        [stored] = uow.repo.jobs_for(1)
+    assert (stored.status, stored.last_error) == ("dead", "no handler for action 'test.unknown'")
+    assert dead == [("key-0", "no handler for action 'test.unknown'")]
+
+
+def test_outbox_logs_one_line_per_outcome_with_job_handoff_and_action(
+    uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory, count=3)
+    outcomes: dict[str, Exception | None] = {
+        "key-0": VendorUnavailable("asana", "rate limited", status=429, retry_after=600),
+        "key-1": VendorRejected("xero", "Account code is archived", status=400),
+        "key-2": None,
+    }
+
+    def act(ctx: JobContext) -> dict[str, Any]:
+        outcome = outcomes[ctx.key]
+        if outcome is not None:
+            raise outcome
+        return {"gid": "1"}
+
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        worker(uow_factory, act, clock).drain()
+
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            "outbox_retry job=1 handoff=1 action=test.act attempt=1 delay=600s "
+            "error=asana: rate limited",
+        ),
+        (
+            "ERROR",
+            "outbox_dead job=2 handoff=1 action=test.act attempts=1 "
+            "error=xero: Account code is archived",
+        ),
+        ("INFO", "outbox_done job=3 handoff=1 action=test.act"),
+    ]
+    assert (job(uow_factory, "key-2").result, job(uow_factory, "key-2").finished_at) == (
+        {"gid": "1"},
+        START,
+    )
+    assert job(uow_factory, "key-1").finished_at == START
+
+
+def test_outbox_crashing_handler_is_logged_and_retried_as_uncertain(
+    uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory)
+
+    def buggy(ctx: JobContext) -> None:
+        raise KeyError("deal")
+
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        worker(uow_factory, buggy, clock).drain()
+
+    stored = job(uow_factory)
+    assert (stored.status, stored.uncertain) == ("pending", True)
+    assert stored.last_error == "internal error: KeyError"
+    assert caplog.records[0].getMessage() == "outbox_handler_crashed job=1 action=test.act"
+    assert caplog.records[0].exc_info is not None  # the traceback, for whoever fixes the bug
+
+
+def test_outbox_worker_whose_lease_moved_on_leaves_the_job_to_its_new_holder(
+    uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory, count=2)
+    told: list[str] = []
+
+    def late(ctx: JobContext) -> dict[str, Any]:
+        if ctx.key == "key-1":
+            raise VendorUnavailable("asana", "HTTP 503", status=503)
+        return {"by": "slow"}
+
+    slow = worker(uow_factory, late, clock, name="slow")
+    slow.on_retry = lambda ctx, error, at: told.append(ctx.key)
+    claimed = slow.claim(10)  # then stalls past its lease
+    clock.advance(minutes=6)
+    worker(uow_factory, lambda ctx: {"by": "fast"}, clock, name="fast").drain()
+
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        for ctx in claimed:
+            slow.perform(ctx)  # finishes late: the new holder's outcome stands
+
+    assert [job(uow_factory, k).result for k in ("key-0", "key-1")] == [{"by": "fast"}] * 2
+    assert [job(uow_factory, k).status for k in ("key-0", "key-1")] == ["done"] * 2
+    assert told == []  # no "retrying at ..." for a job this worker no longer holds
+    assert [r.getMessage() for r in caplog.records] == [
+        "outbox_lease_lost job=1 worker=slow",
+        "outbox_lease_lost job=2 worker=slow",
+    ]
+
+
+def test_outbox_failing_retry_hook_still_reschedules_the_job(
+    uow_factory: UnitOfWorkFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory)
+
+    def down(ctx: JobContext) -> None:
+        raise VendorUnavailable("jira", "HTTP 502", status=502)
+
+    def broken_hook(ctx: JobContext, error: str, at: datetime) -> None:
+        raise RuntimeError("Slack is down too")
+
+    outbox = worker(uow_factory, down, clock)
+    outbox.on_retry = broken_hook
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        outbox.drain()
+
+    assert (job(uow_factory).status, job(uow_factory).attempts) == ("pending", 1)
+    assert "outbox_retry_hook_failed job=1" in [r.getMessage() for r in caplog.records]
+
+
+def test_outbox_backoff_doubles_from_15_seconds_up_to_15_minutes(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    uow_factory = UnitOfWorkFactory(uow_factory.sessions, clock)
+    enqueue(uow_factory)
+    delays: list[float] = []
+
+    def down(ctx: JobContext) -> None:
+        raise VendorUnavailable("xero", "HTTP 503", status=503)
+
+    outbox = worker(uow_factory, down, clock)
+    for _ in range(9):
+        outbox.drain()
+        due = job(uow_factory).next_attempt_at
+        delays.append((due - clock.now).total_seconds())
+        clock.now = due
+
+    ceilings = [15, 30, 60, 120, 240, 480, 900, 900, 900]  # full jitter: half to all of each
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
+
+
+def test_outbox_gives_up_on_an_outage_exactly_26_hours_after_the_job_was_made(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    uow_factory = UnitOfWorkFactory(uow_factory.sessions, clock)
+    enqueue(uow_factory, count=2)
+
+    def down(ctx: JobContext) -> None:
+        raise VendorUnavailable("xero", "HTTP 503", status=503)
+
+    outbox = worker(uow_factory, down, clock)
+    clock.now = START + timedelta(hours=26) - timedelta(seconds=1)
+    [one_second_early] = outbox.claim(1)
+    outbox.perform(one_second_early)
+    clock.now = START + timedelta(hours=26)
+    [on_time] = outbox.claim(1)
+    outbox.perform(on_time)
+
+    assert [job(uow_factory, k).status for k in ("key-0", "key-1")] == ["pending", "dead"]

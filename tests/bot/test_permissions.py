@@ -291,3 +291,75 @@ def snooze(h: Harness, obligation_id: int, user: str) -> None:
         }
     ]
     assert h.interact(payload).status == 200
+
+
+# --- found alive by ./scripts/mutation: the exact refusals people read --------------------------
+
+
+def test_reassign_refusals_name_the_team_and_change_nothing(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL)
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+
+    by_seller = h.command(f"reassign {handoff.id} <@{SELLER_2}>", user_id=SELLER)
+    to_outsider = h.command(f"reassign {handoff.id} <@{OUTSIDER}>", user_id=SALES_MANAGER)
+
+    assert by_seller.body == "Only the admin or the manager of Sales can reassign a handoff."
+    assert to_outsider.body == f"<@{OUTSIDER}> is not a member of Sales; pick someone who is."
+    assert handoffs(h)[0].sender_user_id == SELLER
+
+
+def test_admin_reassigns_to_the_sales_manager_but_not_once_submitted(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL)
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+
+    h.command(f"reassign {handoff.id} <@{SALES_MANAGER}>", user_id=ADMIN)  # not a listed member
+    assert handoffs(h)[0].sender_user_id == SALES_MANAGER
+    view_id, view = open_form_as(h, handoff.id, SALES_MANAGER)
+    submit(h, view_id, view, VALID, user=SALES_MANAGER)
+    late = h.command(f"reassign {handoff.id} <@{SELLER_2}>", user_id=ADMIN)
+
+    assert late.body == "This handoff was already submitted; there is nothing to reassign."
+    assert handoffs(h)[0].sender_user_id == SALES_MANAGER
+
+
+# --- amending -----------------------------------------------------------------------------------
+
+
+def test_amend_refusals_say_why_for_a_pending_a_cancelled_and_an_unowned_handoff(
+    harness: Harness,
+) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    click(harness, "amend_handoff", str(handoff_id))  # the form is not submitted yet
+    view_id, view = open_form(harness, handoff_id)
+    submit(harness, view_id, view, VALID)
+    set_handoff(harness, handoff_id, status=HandoffStatus.CANCELLED)  # by hand, in the database
+    click(harness, "amend_handoff", str(handoff_id))
+    set_handoff(harness, handoff_id, status=HandoffStatus.SUBMITTED, sender_user_id=None)
+    click(harness, "amend_handoff", str(handoff_id), user=OPS_MEMBER)
+
+    assert [(e.user, e.text) for e in harness.slack.ephemerals] == [
+        (SELLER, "This handoff has not been submitted yet: complete the form instead."),
+        (SELLER, "This handoff was cancelled; there is nothing to amend."),
+        (
+            OPS_MEMBER,
+            "Only its salesperson or an admin can amend this handoff. Ask in the thread instead.",
+        ),
+    ]
+    assert harness.services.amendments.versions(handoff_id) == []
+
+
+def set_handoff(h: Harness, handoff_id: int, **fields: object) -> None:
+    with h.services.uow() as uow:
+        handoff = uow.session.get(Handoff, handoff_id)
+        assert handoff is not None
+        for name, value in fields.items():
+            setattr(handoff, name, value)
+        uow.commit()

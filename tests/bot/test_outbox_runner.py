@@ -1,0 +1,302 @@
+"""The outbox in the background: jobs are performed as soon as they are enqueued, lane by lane, a
+slow vendor never holds up Slack, and stopping lets a job in flight finish.
+
+The runner uses real threads and the real clock; each wait below is a generous upper bound
+(the runner's poll is a minute unless a test is about polling), never a measured duration.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.services.outbox import JobContext, Kicker, OutboxRunner, OutboxWorker
+from storage.models import OutboxJob, utcnow
+from storage.uow import UnitOfWorkFactory
+
+WAIT = 10.0  # seconds a test waits for the runner before calling it stuck
+IDLE = 60.0  # a poll long enough that only a wake-up (or a due time) can explain a job done
+
+
+def _lane(action: str, payload: dict[str, Any]) -> str:
+    return str(payload["lane"])
+
+
+class Recording(OutboxWorker):
+    """A worker that also tells the test when a claim came back empty (the dispatcher is idle)."""
+
+    idle: threading.Event
+
+    def claim(self, limit: int, lanes: Collection[str] | None = None) -> list[JobContext]:
+        jobs = super().claim(limit, lanes)
+        if not jobs:
+            self.idle.set()
+        return jobs
+
+
+@pytest.fixture
+def uow(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    return UnitOfWorkFactory(uow_factory.sessions, utcnow, _lane)
+
+
+@pytest.fixture
+def runners() -> Iterator[list[OutboxRunner]]:
+    started: list[OutboxRunner] = []
+    yield started
+    for runner in started:
+        runner.stop()
+
+
+def enqueue(uow: UnitOfWorkFactory, key: str, lane: str = "slack", in_seconds: float = 0) -> None:
+    with uow() as u:
+        u.repo.enqueue(
+            None, "test.act", key, {"lane": lane}, run_at=utcnow() + timedelta(seconds=in_seconds)
+        )
+        u.commit()
+
+
+def status(uow: UnitOfWorkFactory, key: str) -> str:
+    with uow() as u:
+        job = next(j for j in u.session.query(OutboxJob) if j.idempotency_key == key)
+        return str(job.status)
+
+
+def make_worker(uow: UnitOfWorkFactory, handler: Callable[[JobContext], None]) -> Recording:
+    worker = Recording(uow=uow, clock=utcnow, handlers={"test.act": handler}, worker_id="bg")
+    worker.idle = threading.Event()
+    return worker
+
+
+def recorder() -> tuple[dict[str, threading.Event], Callable[[JobContext], None]]:
+    done: dict[str, threading.Event] = {}
+
+    def handler(ctx: JobContext) -> None:
+        done.setdefault(ctx.key, threading.Event()).set()
+
+    return done, handler
+
+
+def performed(done: dict[str, threading.Event], key: str) -> bool:
+    return done.setdefault(key, threading.Event()).wait(WAIT)
+
+
+def test_runner_performs_a_job_enqueued_while_it_was_idle_once_woken(
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+) -> None:
+    done, handler = recorder()
+    worker = make_worker(uow, handler)
+    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=IDLE)
+    runners.append(runner)
+    runner.start()
+    assert worker.idle.wait(WAIT)  # nothing due: the dispatcher sleeps for a minute
+
+    enqueue(uow, "posted")
+    runner.wake()  # what an enqueue in this process does
+
+    assert performed(done, "posted")
+
+
+def test_runner_wakes_on_a_notification_from_another_process(
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+) -> None:
+    done, handler = recorder()
+    worker = make_worker(uow, handler)
+    listening = threading.Event()
+    stopped = threading.Event()
+    wakes: list[Callable[[], None]] = []
+
+    def listen(wake: Callable[[], None], stop: threading.Event) -> None:
+        """PostgreSQL LISTEN, reduced to handing the test the runner's wake-up."""
+        wakes.append(wake)
+        listening.set()
+        stop.wait()
+        stopped.set()
+
+    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=IDLE, listen=listen)
+    runner.start()
+    assert listening.wait(WAIT) and worker.idle.wait(WAIT)
+
+    enqueue(uow, "from-the-web-process")
+    wakes[0]()  # the NOTIFY arrives
+
+    assert performed(done, "from-the-web-process")
+    runner.stop()
+    assert stopped.is_set()  # the listener was told to stop, and was waited for
+
+
+def test_runner_finds_a_job_whose_notification_was_missed_by_polling(
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+) -> None:
+    done, handler = recorder()
+    worker = make_worker(uow, handler)
+    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=0.1)
+    runners.append(runner)
+    runner.start()
+    assert worker.idle.wait(WAIT)
+
+    enqueue(uow, "missed")  # no wake-up: the notification was lost
+
+    assert performed(done, "missed")
+
+
+def test_runner_performs_a_retry_when_it_falls_due_without_a_wake_up(
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+) -> None:
+    done, handler = recorder()
+    worker = make_worker(uow, handler)
+    enqueue(uow, "later", in_seconds=0.5)  # e.g. a rate-limited post, retried in half a second
+    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=IDLE)
+    runners.append(runner)
+    runner.start()
+
+    assert performed(done, "later")
+
+
+def test_runner_keeps_slack_moving_while_a_vendor_lane_is_full(
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+) -> None:
+    release = threading.Event()
+    lock = threading.Lock()
+    running = {"asana": 0, "slack": 0}
+    most = {"asana": 0, "slack": 0}
+    done: dict[str, threading.Event] = {}
+
+    def handler(ctx: JobContext) -> None:
+        lane = str(ctx.payload["lane"])
+        with lock:
+            running[lane] += 1
+            most[lane] = max(most[lane], running[lane])
+        if ctx.key == "asana-1":
+            release.wait(WAIT)  # Asana is slow today
+        with lock:
+            running[lane] -= 1
+        done.setdefault(ctx.key, threading.Event()).set()
+
+    worker = make_worker(uow, handler)
+    enqueue(uow, "asana-1", "asana")
+    enqueue(uow, "asana-2", "asana")
+    runner = OutboxRunner(worker, {"asana": 1, "slack": 2}, poll_seconds=IDLE)
+    runners.append(runner)
+    runner.start()
+    assert worker.idle.wait(WAIT)
+
+    enqueue(uow, "slack-1", "slack")
+    runner.wake()
+    assert performed(done, "slack-1")  # while asana-1 still holds its lane's only slot
+    assert not done.get("asana-1", threading.Event()).is_set()
+
+    release.set()
+    assert performed(done, "asana-1") and performed(done, "asana-2")  # the slot is free again
+    assert most == {"asana": 1, "slack": 1}  # never more than the lane's cap at once
+
+
+def test_runner_outlives_a_database_failure(
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+) -> None:
+    done, handler = recorder()
+    worker = make_worker(uow, handler)
+    failures = [RuntimeError("the database is restarting")]
+    claim = worker.claim
+
+    def flaky_claim(limit: int, lanes: Collection[str] | None = None) -> list[JobContext]:
+        if failures:
+            raise failures.pop()
+        return claim(limit, lanes)
+
+    worker.claim = flaky_claim  # type: ignore[method-assign]
+    enqueue(uow, "posted")
+    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=0.1)
+    runners.append(runner)
+    runner.start()
+
+    assert performed(done, "posted")  # tried again after the failure, with no wake-up
+
+
+def test_runner_stop_lets_the_job_in_flight_finish(uow: UnitOfWorkFactory) -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def handler(ctx: JobContext) -> None:
+        started.set()
+        release.wait(WAIT)
+
+    worker = make_worker(uow, handler)
+    enqueue(uow, "in-flight")
+    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=IDLE)
+    runner.start()
+    assert started.wait(WAIT)
+
+    threading.Timer(0.2, release.set).start()
+    runner.stop()  # a deploy: the process stops while the job is performed
+
+    assert status(uow, "in-flight") == "done"  # finished and recorded, not left to a lease
+
+
+# --- the drains kicked by a request, in a process without a runner (and in tests) ---------------
+
+
+class ThreadExecutor:
+    """Runs each submitted drain on a new thread, as the app's pool would."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        thread = threading.Thread(target=fn)
+        self.threads.append(thread)
+        thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(WAIT)
+
+
+def test_kick_during_a_drain_runs_one_more_drain_not_one_per_kick() -> None:
+    executor = ThreadExecutor()
+    in_drain = threading.Event()
+    release = threading.Event()
+    drains: list[int] = []
+
+    def drain() -> int:
+        drains.append(len(drains))
+        if len(drains) == 1:
+            in_drain.set()
+            release.wait(WAIT)  # a slow first drain; requests keep enqueueing meanwhile
+        return 1
+
+    kicker = Kicker(drain, executor)  # type: ignore[arg-type]
+    kicker.kick()
+    assert in_drain.wait(WAIT)
+    kicker.kick()
+    kicker.kick()
+    release.set()
+    executor.join()
+
+    assert drains == [0, 1]  # the jobs enqueued meanwhile are drained once more, by one thread
+    assert len(executor.threads) == 1
+    kicker.kick()  # idle again: the next request starts a drain of its own
+    executor.join()
+    assert drains == [0, 1, 2] and len(executor.threads) == 2
+
+
+def test_kick_after_a_failed_drain_drains_again() -> None:
+    executor = ThreadExecutor()
+    drains: list[int] = []
+
+    def drain() -> int:
+        drains.append(len(drains))
+        if len(drains) == 1:
+            raise RuntimeError("the database is restarting")
+        return 0
+
+    kicker = Kicker(drain, executor)  # type: ignore[arg-type]
+    kicker.kick()
+    executor.join()
+    kicker.kick()
+    executor.join()
+
+    assert drains == [0, 1]
