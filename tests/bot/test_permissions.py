@@ -18,9 +18,18 @@ from tests.bot.conftest import (
     org_dict,
     won_event,
 )
-from tests.bot.test_handoff_flow import DEAL, VALID, click, open_form, submit, won_and_dm
+from tests.bot.test_handoff_flow import (
+    DEAL,
+    VALID,
+    click,
+    open_form,
+    submit,
+    submitted_handoff,
+    won_and_dm,
+)
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_state import state_from_values
+from tests.support.stub_server import Reply
 
 SALES_MANAGER = "U0SALESMGR"
 SELLER_2 = "U0SELLER2"
@@ -61,7 +70,11 @@ def test_command_on_a_deal_not_yet_won_is_refused_even_to_its_owner(harness: Har
 
     harness.command("700")
 
-    assert "not won yet" in shown(harness)
+    [block] = harness.slack.view_calls[-1][1]["blocks"]
+    assert block["text"]["text"] == (
+        ":warning: Deal 700 is not won yet, so it has no handoff to start. Move it to won in "
+        "HubSpot first; the handoff starts by itself."
+    )
     assert handoffs(harness) == []
     assert harness.hubspot.stage_changes == []
 
@@ -294,6 +307,10 @@ def snooze(h: Harness, obligation_id: int, user: str) -> None:
 
 
 # --- found alive by ./scripts/mutation: the exact refusals people read --------------------------
+# Two mutants stay alive and are equivalent. `is_manager` looks a team up by `team_key or ""`:
+# with no key, "" and any other fallback ("XXXX") find no team alike. `may_snooze` names the team
+# `obligation.team or ""`, but every obligation is opened with its team (see the callers of
+# ObligationBook.open), so that fallback never reaches anyone.
 
 
 def test_reassign_refusals_name_the_team_and_change_nothing(
@@ -363,3 +380,79 @@ def set_handoff(h: Harness, handoff_id: int, **fields: object) -> None:
         for name, value in fields.items():
             setattr(handoff, name, value)
         uow.commit()
+
+
+# --- confirming, and who counts as a team member ------------------------------------------------
+
+
+def test_confirm_refusal_names_the_team_and_points_to_the_thread(harness: Harness) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+
+    click(harness, "confirm_handoff:finance", f"{handoff_id}:finance", user=OPS_MEMBER)
+
+    [note] = harness.slack.ephemerals
+    assert (note.user, note.text) == (
+        OPS_MEMBER,
+        "Only members of Finance can confirm for Finance. "
+        "Ask your question in the thread instead — nothing was changed.",
+    )
+
+
+def test_someone_added_to_the_ops_user_group_may_confirm_within_five_minutes(
+    harness: Harness,
+) -> None:
+    newcomer = "U0OPSNEW"
+    handoff_id, _ = submitted_handoff(harness)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=newcomer)  # not yet a member
+    harness.slack.usergroups["S0OPS"].append(newcomer)  # added in Slack just after
+
+    harness.clock.advance(minutes=4, seconds=59)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=newcomer)
+    assert confirmed_by(harness, handoff_id, "ops") is None  # Slack is asked every 5 minutes
+    harness.clock.advance(seconds=1)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=newcomer)
+
+    assert confirmed_by(harness, handoff_id, "ops") == newcomer
+    assert [e.user for e in harness.slack.ephemerals] == [newcomer, newcomer]
+
+
+def confirmed_by(h: Harness, handoff_id: int, team: str) -> str | None:
+    with h.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None
+        receipt = handoff.receipt(team)
+        return receipt.confirmed_by if receipt and receipt.confirmed_at else None
+
+
+def test_with_hubspot_down_the_sales_team_may_start_a_deal_and_others_may_not(
+    harness: Harness,
+) -> None:
+    """The deal's owner cannot be looked up, so the sending team's members decide, as before."""
+    down = Reply(503, {"status": "error", "message": "Service Unavailable"})
+
+    harness.hubspot.fail_next = [down] * 20
+    harness.command("900", user_id=OPS_MEMBER)
+    refusal = harness.slack.view_calls[-1][1]["blocks"][0]["text"]["text"]
+    harness.hubspot.fail_next = [down] * 20
+    harness.command("900", user_id=SELLER)
+
+    assert refusal == ":warning: Only members of Sales start this kind of handoff."
+    assert [(x.deal_id, x.sender_user_id) for x in handoffs(harness)] == [("900", SELLER)]
+
+
+def test_a_handoff_nobody_is_assigned_is_claimed_by_command_not_opened_by_its_button(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL, owner_email="left@seller.example")  # no Slack user any more
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+    assert handoff.sender_user_id is None
+
+    click(h, "open_form", str(handoff.id), user=SELLER_2)
+
+    [block] = h.slack.view_calls[-1][1]["blocks"]
+    assert block["text"]["text"] == (
+        ":warning: This handoff is its salesperson's to complete. "
+        "Ask them, or an admin, to reassign it."
+    )
