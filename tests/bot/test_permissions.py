@@ -11,6 +11,7 @@ from bot.config import parse_org_config
 from storage.models import AuditEvent, Handoff, HandoffStatus, Obligation
 from tests.bot.conftest import (
     ADMIN,
+    FIN_MEMBER,
     OPS_MEMBER,
     SELLER,
     Harness,
@@ -456,3 +457,28 @@ def test_a_handoff_nobody_is_assigned_is_claimed_by_command_not_opened_by_its_bu
         ":warning: This handoff is its salesperson's to complete. "
         "Ask them, or an admin, to reassign it."
     )
+
+
+def test_a_team_of_listed_people_is_mentioned_one_by_one_in_the_thread(
+    make_harness: Callable[..., Harness],
+) -> None:
+    org = org_dict()
+    org["teams"]["finance"]["members"]["users"] = [FIN_MEMBER, "U0FIN2"]
+    h = make_harness(org=parse_org_config(org))
+    _, handoff = submitted_handoff(h)
+
+    [announce] = [m for m in h.slack.messages if m.thread_ts == handoff.thread_ts]
+    assert announce.text.startswith(
+        f"<!subteam^S0OPS> <@{FIN_MEMBER}> <@U0FIN2> a new handoff is waiting for you"
+    )
+
+
+def test_a_stale_confirm_button_for_a_team_no_longer_in_the_org_file_is_refused(
+    harness: Harness,
+) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+
+    click(harness, "confirm_handoff:legal", f"{handoff_id}:legal", user=OPS_MEMBER)
+
+    [note] = harness.slack.ephemerals
+    assert note.text.startswith("Only members of legal can confirm for legal.")
