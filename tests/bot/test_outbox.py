@@ -13,6 +13,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.slack_response import SlackResponse
 
+from bot.services import outbox as outbox_module
 from bot.services.outbox import JobContext, OutboxWorker, RetryLater
 from integrations.ports import VendorOutcomeUnknown, VendorRejected, VendorUnavailable
 from storage.models import Handoff, OutboxJob
@@ -340,7 +341,7 @@ def test_outbox_logs_one_line_per_outcome_with_job_handoff_and_action(
         return {"gid": "1"}
 
     with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
-        worker(uow_factory, act, clock).drain()
+        assert worker(uow_factory, act, clock).drain() == 3  # how many were tried
 
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         (
@@ -433,13 +434,16 @@ def test_outbox_failing_retry_hook_still_reschedules_the_job(
     assert "outbox_retry_hook_failed job=1" in [r.getMessage() for r in caplog.records]
 
 
+@pytest.mark.parametrize(("draw", "share"), [("lowest", 0.5), ("highest", 1.0)])
 def test_outbox_backoff_doubles_from_15_seconds_up_to_15_minutes(
-    uow_factory: UnitOfWorkFactory,
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch, draw: str, share: float
 ) -> None:
     clock = FakeClock(START)
     uow_factory = UnitOfWorkFactory(uow_factory.sessions, clock)
     enqueue(uow_factory)
     delays: list[float] = []
+    # Full jitter draws between half and all of each step; pin the draw to either end.
+    monkeypatch.setattr(outbox_module.random, "uniform", lambda a, b: a if draw == "lowest" else b)
 
     def down(ctx: JobContext) -> None:
         raise VendorUnavailable("xero", "HTTP 503", status=503)
@@ -451,8 +455,9 @@ def test_outbox_backoff_doubles_from_15_seconds_up_to_15_minutes(
         delays.append((due - clock.now).total_seconds())
         clock.now = due
 
-    ceilings = [15, 30, 60, 120, 240, 480, 900, 900, 900]  # full jitter: half to all of each
-    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
+    ceilings = [15, 30, 60, 120, 240, 480, 900, 900, 900]
+    assert delays == [c * share for c in ceilings]
+    assert job(uow_factory).attempts == 9
 
 
 def test_outbox_gives_up_on_an_outage_exactly_26_hours_after_the_job_was_made(
@@ -474,3 +479,30 @@ def test_outbox_gives_up_on_an_outage_exactly_26_hours_after_the_job_was_made(
     outbox.perform(on_time)
 
     assert [job(uow_factory, k).status for k in ("key-0", "key-1")] == ["pending", "dead"]
+
+
+def test_outbox_retry_later_waits_30_seconds_by_default_and_frees_the_job(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory)
+
+    def outside_hours(ctx: JobContext) -> None:
+        raise RetryLater("outside the recipient's working hours")
+
+    worker(uow_factory, outside_hours, clock).drain()
+
+    stored = job(uow_factory)
+    assert (stored.status, stored.next_attempt_at) == ("pending", START + timedelta(seconds=30))
+    assert stored.last_error == "outside the recipient's working hours"
+    assert (stored.uncertain, stored.claimed_by, stored.claimed_until) == (False, None, None)
+
+
+def test_outbox_finished_job_is_held_by_no_worker(uow_factory: UnitOfWorkFactory) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory)
+
+    worker(uow_factory, lambda ctx: None, clock).drain()
+
+    stored = job(uow_factory)
+    assert (stored.status, stored.claimed_by, stored.claimed_until) == ("done", None, None)

@@ -7,6 +7,7 @@ The runner uses real threads and the real clock; each wait below is a generous u
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Collection, Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.services.outbox import JobContext, Kicker, OutboxRunner, OutboxWorker
+from storage import sqlite_gate
 from storage.models import OutboxJob, utcnow
 from storage.uow import UnitOfWorkFactory
 
@@ -30,12 +32,24 @@ class Recording(OutboxWorker):
     """A worker that also tells the test when a claim came back empty (the dispatcher is idle)."""
 
     idle: threading.Event
+    foreground: list[str]  # threads that claimed or performed jobs ahead of people's requests
 
     def claim(self, limit: int, lanes: Collection[str] | None = None) -> list[JobContext]:
+        self._note_thread()
         jobs = super().claim(limit, lanes)
         if not jobs:
             self.idle.set()
         return jobs
+
+    def perform(self, ctx: JobContext) -> None:
+        self._note_thread()
+        super().perform(ctx)
+
+    def _note_thread(self) -> None:
+        # The runner's threads are background threads: their SQLite transactions let the
+        # threads answering Slack go first (storage.sqlite_gate).
+        if not sqlite_gate._is_background():
+            self.foreground.append(threading.current_thread().name)
 
 
 @pytest.fixture
@@ -66,8 +80,10 @@ def status(uow: UnitOfWorkFactory, key: str) -> str:
 
 
 def make_worker(uow: UnitOfWorkFactory, handler: Callable[[JobContext], None]) -> Recording:
-    worker = Recording(uow=uow, clock=utcnow, handlers={"test.act": handler}, worker_id="bg")
+    worker = Recording(uow=uow, clock=utcnow, worker_id="bg")
+    worker.register({"test.act": handler})  # as each service registers its own
     worker.idle = threading.Event()
+    worker.foreground = []
     return worker
 
 
@@ -85,19 +101,22 @@ def performed(done: dict[str, threading.Event], key: str) -> bool:
 
 
 def test_runner_performs_a_job_enqueued_while_it_was_idle_once_woken(
-    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner], caplog: pytest.LogCaptureFixture
 ) -> None:
     done, handler = recorder()
     worker = make_worker(uow, handler)
-    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=IDLE)
+    runner = OutboxRunner(worker, {"slack": 1, "asana": 2}, poll_seconds=IDLE)
     runners.append(runner)
-    runner.start()
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        runner.start()
     assert worker.idle.wait(WAIT)  # nothing due: the dispatcher sleeps for a minute
 
     enqueue(uow, "posted")
     runner.wake()  # what an enqueue in this process does
 
     assert performed(done, "posted")
+    assert worker.foreground == []
+    assert caplog.records[0].getMessage() == "outbox_runner_started lanes=slack:1,asana:2"
 
 
 def test_runner_wakes_on_a_notification_from_another_process(
@@ -170,32 +189,33 @@ def test_runner_keeps_slack_moving_while_a_vendor_lane_is_full(
         with lock:
             running[lane] += 1
             most[lane] = max(most[lane], running[lane])
-        if ctx.key == "asana-1":
+        if ctx.key in ("asana-1", "asana-2"):
             release.wait(WAIT)  # Asana is slow today
         with lock:
             running[lane] -= 1
         done.setdefault(ctx.key, threading.Event()).set()
 
     worker = make_worker(uow, handler)
-    enqueue(uow, "asana-1", "asana")
-    enqueue(uow, "asana-2", "asana")
-    runner = OutboxRunner(worker, {"asana": 1, "slack": 2}, poll_seconds=IDLE)
+    for n in (1, 2, 3):
+        enqueue(uow, f"asana-{n}", "asana")
+    runner = OutboxRunner(worker, {"asana": 2, "slack": 2}, poll_seconds=IDLE)
     runners.append(runner)
     runner.start()
     assert worker.idle.wait(WAIT)
 
     enqueue(uow, "slack-1", "slack")
     runner.wake()
-    assert performed(done, "slack-1")  # while asana-1 still holds its lane's only slot
-    assert not done.get("asana-1", threading.Event()).is_set()
+    assert performed(done, "slack-1")  # while asana-1 and asana-2 fill their lane
+    assert not any(done.get(f"asana-{n}", threading.Event()).is_set() for n in (1, 2, 3))
 
     release.set()
-    assert performed(done, "asana-1") and performed(done, "asana-2")  # the slot is free again
-    assert most == {"asana": 1, "slack": 1}  # never more than the lane's cap at once
+    assert all(performed(done, f"asana-{n}") for n in (1, 2, 3))  # a slot freed: asana-3 ran
+    assert most == {"asana": 2, "slack": 1}  # never more than the lane's cap at once
+    assert worker.foreground == []
 
 
 def test_runner_outlives_a_database_failure(
-    uow: UnitOfWorkFactory, runners: list[OutboxRunner]
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner], caplog: pytest.LogCaptureFixture
 ) -> None:
     done, handler = recorder()
     worker = make_worker(uow, handler)
@@ -211,9 +231,38 @@ def test_runner_outlives_a_database_failure(
     enqueue(uow, "posted")
     runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=0.1)
     runners.append(runner)
-    runner.start()
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        runner.start()
+        assert performed(done, "posted")  # tried again after the failure, with no wake-up
 
-    assert performed(done, "posted")  # tried again after the failure, with no wake-up
+    [failed] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert failed.getMessage() == "outbox_dispatch_failed" and failed.exc_info is not None
+
+
+def test_runner_frees_the_slot_of_a_job_whose_outcome_could_not_be_stored(
+    uow: UnitOfWorkFactory, runners: list[OutboxRunner], caplog: pytest.LogCaptureFixture
+) -> None:
+    done, handler = recorder()
+    worker = make_worker(uow, handler)
+    perform = worker.perform
+    failures = [RuntimeError("the database went away while storing the outcome")]
+
+    def flaky_perform(ctx: JobContext) -> None:
+        perform(ctx)
+        if failures:
+            raise failures.pop()
+
+    worker.perform = flaky_perform  # type: ignore[method-assign]
+    enqueue(uow, "first")
+    enqueue(uow, "second")
+    runner = OutboxRunner(worker, {"slack": 1}, poll_seconds=IDLE)
+    runners.append(runner)
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        runner.start()
+        assert performed(done, "first") and performed(done, "second")  # the lane went on
+
+    [failed] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert failed.getMessage() == "outbox_perform_failed job=1" and failed.exc_info is not None
 
 
 def test_runner_stop_lets_the_job_in_flight_finish(uow: UnitOfWorkFactory) -> None:
