@@ -88,7 +88,11 @@ def test_command_on_someone_elses_deal_is_refused_to_a_sales_member(
 
     h.command("701", user_id=SELLER)
 
-    assert "Only the deal's owner" in shown(h)
+    [block] = h.slack.view_calls[-1][1]["blocks"]
+    assert block["text"]["text"] == (
+        ":warning: Only the deal's owner, the manager of Sales or the admin can start this "
+        "deal's handoff."
+    )
     assert handoffs(h) == []
 
 
@@ -172,7 +176,11 @@ def test_submit_and_draft_from_someone_else_are_refused_server_side(harness: Har
     response = submit(harness, view_id, view, VALID, user=OPS_MEMBER)
 
     body = json.loads(response.body)
-    assert body["response_action"] == "update" and "to complete" in json.dumps(body["view"])
+    assert body["response_action"] == "update"
+    assert body["view"]["blocks"][0]["text"]["text"] == (
+        f":warning: This handoff is <@{SELLER}>'s to complete. Ask them, or an admin, to "
+        "reassign it."
+    )
     closed = load_payload("view_closed.json")  # closing it stores a draft, when allowed
     closed["user"] = {"id": OPS_MEMBER, "username": "o", "team_id": "T111"}
     closed["view"] = {
@@ -308,10 +316,17 @@ def snooze(h: Harness, obligation_id: int, user: str) -> None:
 
 
 # --- found alive by ./scripts/mutation: the exact refusals people read --------------------------
-# Two mutants stay alive and are equivalent. `is_manager` looks a team up by `team_key or ""`:
-# with no key, "" and any other fallback ("XXXX") find no team alike. `may_snooze` names the team
-# `obligation.team or ""`, but every obligation is opened with its team (see the callers of
-# ObligationBook.open), so that fallback never reaches anyone.
+# Mutants left alive are equivalent:
+# - `is_manager` looks a team up by `team_key or ""`: with no key, "" and any other fallback
+#   ("XXXX") find no team alike.
+# - `may_snooze` names the team `obligation.team or ""`, but every obligation is opened with its
+#   team (see the callers of ObligationBook.open), so that fallback never reaches anyone.
+# - `may_edit`'s "already submitted" answer: every caller checks the status first and answers
+#   for itself (the form listener, HandoffService.submit/save_draft/start_manual), so it is a
+#   second line that no request reaches today.
+# - `ListedMembers.team_name` of a team not in the organisation file: the app always gives the
+#   services the TeamDirectory; ListedMembers only backs services built from the file alone,
+#   whose callers name the file's teams.
 
 
 def test_reassign_refusals_name_the_team_and_change_nothing(
