@@ -332,7 +332,7 @@ def test_kick_during_a_drain_runs_one_more_drain_not_one_per_kick() -> None:
     assert drains == [0, 1, 2] and len(executor.threads) == 2
 
 
-def test_kick_after_a_failed_drain_drains_again() -> None:
+def test_kick_after_a_failed_drain_drains_again(caplog: pytest.LogCaptureFixture) -> None:
     executor = ThreadExecutor()
     drains: list[int] = []
 
@@ -343,9 +343,12 @@ def test_kick_after_a_failed_drain_drains_again() -> None:
         return 0
 
     kicker = Kicker(drain, executor)  # type: ignore[arg-type]
-    kicker.kick()
-    executor.join()
+    with caplog.at_level(logging.INFO, logger="bot.services.outbox"):
+        kicker.kick()
+        executor.join()
     kicker.kick()
     executor.join()
 
     assert drains == [0, 1]
+    [failed] = caplog.records
+    assert failed.getMessage() == "outbox_drain_failed" and failed.exc_info is not None
