@@ -207,6 +207,9 @@ def test_runner_keeps_slack_moving_while_a_vendor_lane_is_full(
     runner.wake()
     assert performed(done, "slack-1")  # while asana-1 and asana-2 fill their lane
     assert not any(done.get(f"asana-{n}", threading.Event()).is_set() for n in (1, 2, 3))
+    # The job behind the full lane is not taken (and its lease not started) while it waits:
+    # another process with a free slot may still take it.
+    assert status(uow, "asana-3") == "pending"
 
     release.set()
     assert all(performed(done, f"asana-{n}") for n in (1, 2, 3))  # a slot freed: asana-3 ran
