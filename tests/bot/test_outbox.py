@@ -243,6 +243,11 @@ def test_outbox_two_racing_workers_perform_each_job_once(uow_factory: UnitOfWork
 
 
 # --- found alive by ./scripts/mutation ------------------------------------------------------------
+# Equivalent mutants left alive in the worker: `_slack_retry_after` reading the header even when
+# there are no headers (slack_sdk gives a dict, and {}.get answers None) or calling float(None)
+# (TypeError, caught: None again); `RetryPolicy.delay` capping the exponent at 31 instead of 30
+# (15 s x 2^30 is far past the 900 s ceiling either way) or flooring Retry-After at 1.0 instead
+# of 0.0 (the jittered delay is at least 7.5 s).
 
 
 def slack_error(status: int, error: str, headers: dict[str, str] | None = None) -> SlackApiError:

@@ -3,6 +3,19 @@ slow vendor never holds up Slack, and stopping lets a job in flight finish.
 
 The runner uses real threads and the real clock; each wait below is a generous upper bound
 (the runner's poll is a minute unless a test is about polling), never a measured duration.
+
+Mutants of OutboxRunner and Kicker that ./scripts/mutation leaves alive change no outcome:
+- thread names and daemon flags (names show in tracebacks; daemon only matters to a process that
+  exits without calling `stop`), and `_threads` starting as None (`start` sets it before `stop`
+  reads it);
+- each pool's `max_workers` (`_fill` never hands a lane more jobs than its free slots, so the
+  pool's size never binds), `free < 0` for `free <= 0` (claiming 0 jobs claims none), and
+  `stop`'s arguments: how long it joins (the threads end once told to stop), `wait` (True is the
+  default) and `cancel_futures` (no job is ever queued in a pool, for the same reason);
+- the Kicker's flags starting or reset as None rather than False (both falsy);
+- how soon the dispatcher looks again: the default poll of 2 s, the 0.05 s floor of a nap until
+  the next due job, or napping until any lane's next job rather than its own. The same jobs are
+  performed, only sooner or later, and these tests do not assert on timing.
 """
 
 from __future__ import annotations
