@@ -150,16 +150,17 @@ def test_outbox_retryable_failure_reports_when_it_tries_next(
 ) -> None:
     clock = FakeClock(START)
     enqueue(uow_factory)
-    told: list[tuple[str, datetime]] = []
+    told: list[tuple[str, str, datetime]] = []
 
     def limited(ctx: JobContext) -> None:
         raise VendorUnavailable("asana", "rate limited", status=429, retry_after=90)
 
     outbox = worker(uow_factory, limited, clock)
-    outbox.on_retry = lambda ctx, error, at: told.append((error, at))
+    outbox.on_retry = lambda ctx, error, at: told.append((ctx.key, error, at))
     outbox.drain()
 
-    [(error, at)] = told
+    [(key, error, at)] = told
+    assert key == "key-0"
     assert "rate limited" in error
     assert at == job(uow_factory).next_attempt_at >= START + timedelta(seconds=90)
 
@@ -243,7 +244,9 @@ def test_outbox_two_racing_workers_perform_each_job_once(uow_factory: UnitOfWork
 
 
 # --- found alive by ./scripts/mutation ------------------------------------------------------------
-# Equivalent mutants left alive in the worker: `_slack_retry_after` reading the header even when
+# Equivalent mutants left alive in the worker: drain's default batch of 25 (26: it drains until
+# nothing is due either way); RetryLater's `count_attempt=None` (falsy, like False);
+# `_slack_retry_after` reading the header even when
 # there are no headers (slack_sdk gives a dict, and {}.get answers None) or calling float(None)
 # (TypeError, caught: None again); `RetryPolicy.delay` capping the exponent at 31 instead of 30
 # (15 s x 2^30 is far past the 900 s ceiling either way) or flooring Retry-After at 1.0 instead
@@ -289,6 +292,7 @@ def test_outbox_slack_errors_retry_on_429_and_5xx_and_park_refusals(
     stored = job(uow_factory)
     assert stored.status == status
     assert stored.last_error == f"slack: {error.response['error']}"
+    assert stored.uncertain is False  # Slack answered: nothing to look for before posting again
     if next_at_least is None:
         assert dead == [("key-0", f"slack: {error.response['error']}")]
     else:
@@ -511,3 +515,43 @@ def test_outbox_finished_job_is_held_by_no_worker(uow_factory: UnitOfWorkFactory
 
     stored = job(uow_factory)
     assert (stored.status, stored.claimed_by, stored.claimed_until) == ("done", None, None)
+
+
+def test_outbox_drain_holds_only_one_batch_of_jobs_at_a_time(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    enqueue(uow_factory, count=3)
+    seen: list[list[str]] = []
+
+    def look(ctx: JobContext) -> None:
+        with uow_factory() as uow:
+            seen.append([str(j.status) for j in uow.repo.jobs_for(1)])
+
+    assert worker(uow_factory, look, clock).drain(limit=1) == 3
+
+    # The jobs not yet in hand stay pending, free for another worker, instead of waiting under
+    # this worker's lease.
+    assert seen[0] == ["running", "pending", "pending"]
+    assert seen[1] == ["done", "running", "pending"]
+
+
+def test_outbox_drain_of_some_lanes_leaves_the_others_to_their_own_workers(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    clock = FakeClock(START)
+    lanes = UnitOfWorkFactory(uow_factory.sessions, clock, lambda action, p: str(p["lane"]))
+    with lanes() as uow:
+        uow.repo.enqueue(None, "test.act", "post", {"lane": "slack"})
+        uow.repo.enqueue(None, "test.act", "project", {"lane": "asana"})
+        uow.commit()
+    performed: list[str] = []
+
+    worker(lanes, lambda ctx: performed.append(ctx.key), clock).drain(lanes=["slack"])
+
+    assert performed == ["post"]
+    with lanes() as uow:
+        assert {j.idempotency_key: str(j.status) for j in uow.session.query(OutboxJob)} == {
+            "post": "done",
+            "project": "pending",
+        }
