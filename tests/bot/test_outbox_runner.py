@@ -33,6 +33,7 @@ from storage import sqlite_gate
 from storage.models import OutboxJob, utcnow
 from storage.uow import UnitOfWorkFactory
 
+SLACK, BACKGROUND = sqlite_gate.Priority.SLACK, sqlite_gate.Priority.BACKGROUND
 WAIT = 10.0  # seconds a test waits for the runner before calling it stuck
 IDLE = 60.0  # a poll long enough that only a wake-up (or a due time) can explain a job done
 
@@ -45,24 +46,23 @@ class Recording(OutboxWorker):
     """A worker that also tells the test when a claim came back empty (the dispatcher is idle)."""
 
     idle: threading.Event
-    foreground: list[str]  # threads that claimed or performed jobs ahead of people's requests
+    # Whose SQLite transactions each step's thread lets go first (storage.sqlite_gate): claims
+    # and Slack posts come right after people's requests, vendor jobs after those.
+    priorities: dict[str, set[sqlite_gate.Priority]]
 
     def claim(self, limit: int, lanes: Collection[str] | None = None) -> list[JobContext]:
-        self._note_thread()
+        self._note("claim")
         jobs = super().claim(limit, lanes)
         if not jobs:
             self.idle.set()
         return jobs
 
     def perform(self, ctx: JobContext) -> None:
-        self._note_thread()
+        self._note(str(ctx.payload["lane"]))
         super().perform(ctx)
 
-    def _note_thread(self) -> None:
-        # The runner's threads are background threads: their SQLite transactions let the
-        # threads answering Slack go first (storage.sqlite_gate).
-        if not sqlite_gate._is_background():
-            self.foreground.append(threading.current_thread().name)
+    def _note(self, step: str) -> None:
+        self.priorities.setdefault(step, set()).add(sqlite_gate._priority())
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def make_worker(uow: UnitOfWorkFactory, handler: Callable[[JobContext], None]) -
     worker = Recording(uow=uow, clock=utcnow, worker_id="bg")
     worker.register({"test.act": handler})  # as each service registers its own
     worker.idle = threading.Event()
-    worker.foreground = []
+    worker.priorities = {}
     return worker
 
 
@@ -128,7 +128,7 @@ def test_runner_performs_a_job_enqueued_while_it_was_idle_once_woken(
     runner.wake()  # what an enqueue in this process does
 
     assert performed(done, "posted")
-    assert worker.foreground == []
+    assert worker.priorities == {"claim": {SLACK}, "slack": {SLACK}}
     assert caplog.records[0].getMessage() == "outbox_runner_started lanes=slack:1,asana:2"
 
 
@@ -235,7 +235,7 @@ def test_runner_keeps_slack_moving_while_a_vendor_lane_is_full(
         event.set()
     assert all(performed(done, f"asana-{n}") for n in (2, 3, 4))
     assert most == {"asana": 2, "slack": 1}  # never more than the lane's cap at once
-    assert worker.foreground == []
+    assert worker.priorities == {"claim": {SLACK}, "slack": {SLACK}, "asana": {BACKGROUND}}
 
 
 def test_runner_outlives_a_database_failure(
