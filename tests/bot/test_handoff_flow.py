@@ -277,7 +277,11 @@ def test_form_resubmission_is_refused_without_change(harness: Harness) -> None:
 
     body = json.loads(response.body)
     assert body["response_action"] == "update"
-    assert "already submitted" in json.dumps(body["view"])
+    [block] = body["view"]["blocks"]
+    assert (
+        block["text"]["text"]
+        == ":warning: This handoff was already submitted; nothing was changed."
+    )
     with harness.services.uow() as uow:
         handoff = uow.repo.handoff(handoff_id)
         assert handoff is not None and handoff.account_name == "Acme Ltd"

@@ -297,3 +297,14 @@ def test_money_check_mark_resolved_is_for_finance_and_keeps_it_closed(
     night(world)  # the same disagreement was accepted by finance: not raised again
     assert len(manager_dms(world)) == 1
     assert len(mismatches(world)) == 1
+
+
+def test_money_check_the_finance_manager_may_mark_resolved_too(worlds: WorldFactory) -> None:
+    world, _ = sold(worlds, "quickbooks", MONTHLY)
+    world.h.hubspot.deals[DEAL]["properties"]["amount"] = "48000"
+    night(world)
+
+    resolve_click(world.h, "U0FINMGR", mismatches(world)[0].id)  # not a member: the manager
+
+    [row] = mismatches(world)
+    assert row.resolved_by == "U0FINMGR"

@@ -11,6 +11,7 @@ from bot.config import parse_org_config
 from storage.models import AuditEvent, Handoff, HandoffStatus, Obligation
 from tests.bot.conftest import (
     ADMIN,
+    FIN_MEMBER,
     OPS_MEMBER,
     SELLER,
     Harness,
@@ -18,9 +19,18 @@ from tests.bot.conftest import (
     org_dict,
     won_event,
 )
-from tests.bot.test_handoff_flow import DEAL, VALID, click, open_form, submit, won_and_dm
+from tests.bot.test_handoff_flow import (
+    DEAL,
+    VALID,
+    click,
+    open_form,
+    submit,
+    submitted_handoff,
+    won_and_dm,
+)
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_state import state_from_values
+from tests.support.stub_server import Reply
 
 SALES_MANAGER = "U0SALESMGR"
 SELLER_2 = "U0SELLER2"
@@ -61,7 +71,11 @@ def test_command_on_a_deal_not_yet_won_is_refused_even_to_its_owner(harness: Har
 
     harness.command("700")
 
-    assert "not won yet" in shown(harness)
+    [block] = harness.slack.view_calls[-1][1]["blocks"]
+    assert block["text"]["text"] == (
+        ":warning: Deal 700 is not won yet, so it has no handoff to start. Move it to won in "
+        "HubSpot first; the handoff starts by itself."
+    )
     assert handoffs(harness) == []
     assert harness.hubspot.stage_changes == []
 
@@ -74,7 +88,11 @@ def test_command_on_someone_elses_deal_is_refused_to_a_sales_member(
 
     h.command("701", user_id=SELLER)
 
-    assert "Only the deal's owner" in shown(h)
+    [block] = h.slack.view_calls[-1][1]["blocks"]
+    assert block["text"]["text"] == (
+        ":warning: Only the deal's owner, the manager of Sales or the admin can start this "
+        "deal's handoff."
+    )
     assert handoffs(h) == []
 
 
@@ -158,7 +176,11 @@ def test_submit_and_draft_from_someone_else_are_refused_server_side(harness: Har
     response = submit(harness, view_id, view, VALID, user=OPS_MEMBER)
 
     body = json.loads(response.body)
-    assert body["response_action"] == "update" and "to complete" in json.dumps(body["view"])
+    assert body["response_action"] == "update"
+    assert body["view"]["blocks"][0]["text"]["text"] == (
+        f":warning: This handoff is <@{SELLER}>'s to complete. Ask them, or an admin, to "
+        "reassign it."
+    )
     closed = load_payload("view_closed.json")  # closing it stores a draft, when allowed
     closed["user"] = {"id": OPS_MEMBER, "username": "o", "team_id": "T111"}
     closed["view"] = {
@@ -291,3 +313,187 @@ def snooze(h: Harness, obligation_id: int, user: str) -> None:
         }
     ]
     assert h.interact(payload).status == 200
+
+
+# --- found alive by ./scripts/mutation: the exact refusals people read --------------------------
+# Mutants left alive are equivalent:
+# - `is_manager` looks a team up by `team_key or ""`: with no key, "" and any other fallback
+#   ("XXXX") find no team alike.
+# - `may_snooze` names the team `obligation.team or ""`, but every obligation is opened with its
+#   team (see the callers of ObligationBook.open), so that fallback never reaches anyone.
+# - `may_edit`'s "already submitted" answer: every caller checks the status first and answers
+#   for itself (the form listener, HandoffService.submit/save_draft/start_manual), so it is a
+#   second line that no request reaches today.
+# - `ListedMembers.team_name` of a team not in the organisation file: the app always gives the
+#   services the TeamDirectory; ListedMembers only backs services built from the file alone,
+#   whose callers name the file's teams.
+
+
+def test_reassign_refusals_name_the_team_and_change_nothing(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL)
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+
+    by_seller = h.command(f"reassign {handoff.id} <@{SELLER_2}>", user_id=SELLER)
+    to_outsider = h.command(f"reassign {handoff.id} <@{OUTSIDER}>", user_id=SALES_MANAGER)
+
+    assert by_seller.body == "Only the admin or the manager of Sales can reassign a handoff."
+    assert to_outsider.body == f"<@{OUTSIDER}> is not a member of Sales; pick someone who is."
+    assert handoffs(h)[0].sender_user_id == SELLER
+
+
+def test_admin_reassigns_to_the_sales_manager_but_not_once_submitted(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL)
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+
+    h.command(f"reassign {handoff.id} <@{SALES_MANAGER}>", user_id=ADMIN)  # not a listed member
+    assert handoffs(h)[0].sender_user_id == SALES_MANAGER
+    view_id, view = open_form_as(h, handoff.id, SALES_MANAGER)
+    submit(h, view_id, view, VALID, user=SALES_MANAGER)
+    late = h.command(f"reassign {handoff.id} <@{SELLER_2}>", user_id=ADMIN)
+
+    assert late.body == "This handoff was already submitted; there is nothing to reassign."
+    assert handoffs(h)[0].sender_user_id == SALES_MANAGER
+
+
+# --- amending -----------------------------------------------------------------------------------
+
+
+def test_amend_refusals_say_why_for_a_pending_a_cancelled_and_an_unowned_handoff(
+    harness: Harness,
+) -> None:
+    handoff_id, _ = won_and_dm(harness)
+    click(harness, "amend_handoff", str(handoff_id))  # the form is not submitted yet
+    view_id, view = open_form(harness, handoff_id)
+    submit(harness, view_id, view, VALID)
+    set_handoff(harness, handoff_id, status=HandoffStatus.CANCELLED)  # by hand, in the database
+    click(harness, "amend_handoff", str(handoff_id))
+    set_handoff(harness, handoff_id, status=HandoffStatus.SUBMITTED, sender_user_id=None)
+    click(harness, "amend_handoff", str(handoff_id), user=OPS_MEMBER)
+
+    assert [(e.user, e.text) for e in harness.slack.ephemerals] == [
+        (SELLER, "This handoff has not been submitted yet: complete the form instead."),
+        (SELLER, "This handoff was cancelled; there is nothing to amend."),
+        (
+            OPS_MEMBER,
+            "Only its salesperson or an admin can amend this handoff. Ask in the thread instead.",
+        ),
+    ]
+    assert harness.services.amendments.versions(handoff_id) == []
+
+
+def set_handoff(h: Harness, handoff_id: int, **fields: object) -> None:
+    with h.services.uow() as uow:
+        handoff = uow.session.get(Handoff, handoff_id)
+        assert handoff is not None
+        for name, value in fields.items():
+            setattr(handoff, name, value)
+        uow.commit()
+
+
+# --- confirming, and who counts as a team member ------------------------------------------------
+
+
+def test_confirm_refusal_names_the_team_and_points_to_the_thread(harness: Harness) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+
+    click(harness, "confirm_handoff:finance", f"{handoff_id}:finance", user=OPS_MEMBER)
+
+    [note] = harness.slack.ephemerals
+    assert (note.user, note.text) == (
+        OPS_MEMBER,
+        "Only members of Finance can confirm for Finance. "
+        "Ask your question in the thread instead — nothing was changed.",
+    )
+
+
+def test_someone_added_to_the_ops_user_group_may_confirm_within_five_minutes(
+    harness: Harness,
+) -> None:
+    newcomer = "U0OPSNEW"
+    handoff_id, _ = submitted_handoff(harness)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=newcomer)  # not yet a member
+    harness.slack.usergroups["S0OPS"].append(newcomer)  # added in Slack just after
+
+    harness.clock.advance(minutes=4, seconds=59)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=newcomer)
+    assert confirmed_by(harness, handoff_id, "ops") is None  # Slack is asked every 5 minutes
+    harness.clock.advance(seconds=1)
+    click(harness, "confirm_handoff:ops", f"{handoff_id}:ops", user=newcomer)
+
+    assert confirmed_by(harness, handoff_id, "ops") == newcomer
+    assert [e.user for e in harness.slack.ephemerals] == [newcomer, newcomer]
+
+
+def confirmed_by(h: Harness, handoff_id: int, team: str) -> str | None:
+    with h.services.uow() as uow:
+        handoff = uow.repo.handoff(handoff_id)
+        assert handoff is not None
+        receipt = handoff.receipt(team)
+        return receipt.confirmed_by if receipt and receipt.confirmed_at else None
+
+
+def test_with_hubspot_down_the_sales_team_may_start_a_deal_and_others_may_not(
+    harness: Harness,
+) -> None:
+    """The deal's owner cannot be looked up, so the sending team's members decide, as before."""
+    down = Reply(503, {"status": "error", "message": "Service Unavailable"})
+
+    harness.hubspot.fail_next = [down] * 20
+    harness.command("900", user_id=OPS_MEMBER)
+    refusal = harness.slack.view_calls[-1][1]["blocks"][0]["text"]["text"]
+    harness.hubspot.fail_next = [down] * 20
+    harness.command("900", user_id=SELLER)
+
+    assert refusal == ":warning: Only members of Sales start this kind of handoff."
+    assert [(x.deal_id, x.sender_user_id) for x in handoffs(harness)] == [("900", SELLER)]
+
+
+def test_a_handoff_nobody_is_assigned_is_claimed_by_command_not_opened_by_its_button(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = two_sellers(make_harness)
+    h.hubspot.add_deal(DEAL, owner_email="left@seller.example")  # no Slack user any more
+    h.hubspot_webhook([won_event(DEAL, 1)])
+    [handoff] = handoffs(h)
+    assert handoff.sender_user_id is None
+
+    click(h, "open_form", str(handoff.id), user=SELLER_2)
+
+    [block] = h.slack.view_calls[-1][1]["blocks"]
+    assert block["text"]["text"] == (
+        ":warning: This handoff is its salesperson's to complete. "
+        "Ask them, or an admin, to reassign it."
+    )
+
+
+def test_a_team_of_listed_people_is_mentioned_one_by_one_in_the_thread(
+    make_harness: Callable[..., Harness],
+) -> None:
+    org = org_dict()
+    org["teams"]["finance"]["members"]["users"] = [FIN_MEMBER, "U0FIN2"]
+    h = make_harness(org=parse_org_config(org))
+    _, handoff = submitted_handoff(h)
+
+    [announce] = [m for m in h.slack.messages if m.thread_ts == handoff.thread_ts]
+    assert announce.text.startswith(
+        f"<!subteam^S0OPS> <@{FIN_MEMBER}> <@U0FIN2> a new handoff is waiting for you"
+    )
+
+
+def test_a_stale_confirm_button_for_a_team_no_longer_in_the_org_file_is_refused(
+    harness: Harness,
+) -> None:
+    handoff_id, _ = submitted_handoff(harness)
+
+    click(harness, "confirm_handoff:legal", f"{handoff_id}:legal", user=OPS_MEMBER)
+
+    [note] = harness.slack.ephemerals
+    assert note.text.startswith("Only members of legal can confirm for legal.")

@@ -31,3 +31,5 @@ def test_review_audience_follows_the_tool_unless_the_team_says() -> None:
     )
     assert review_audience(told, "ops") == "all"
     assert review_audience(told, "sales") == "finance"
+    # A receiving team since removed from the organisation file is shown every change.
+    assert review_audience(told, "legal") == "all"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.services.outbox import JobContext
 from storage.models import Handoff, Obligation, Receipt
 from storage.uow import UnitOfWorkFactory
 from tests.scheduling.conftest import (
+    OPS_GROUP,
     OPS_MANAGER,
     SALESPERSON,
     FakeClock,
@@ -175,19 +177,28 @@ def test_home_receiver_sees_the_team_handoffs_to_confirm(
 
 
 def test_home_usergroup_failure_is_not_cached(
-    uow: UnitOfWorkFactory, home: HomeService, messenger: FakeMessenger
+    uow: UnitOfWorkFactory,
+    home: HomeService,
+    messenger: FakeMessenger,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _bulk(uow, 2, "todo", status="submitted", submitted_at=NOW)
     calls: list[str] = []
+    error = SlackApiError("down", {"ok": False, "error": "service_unavailable"})
 
     def failing(group: str) -> list[str]:
         calls.append(group)
-        raise SlackApiError("down", {"ok": False, "error": "service_unavailable"})
+        raise error
 
     messenger.usergroup_members = failing  # type: ignore[method-assign]
-    assert "To confirm" not in _headers(_valid(home.render("UOPS1")))
-    home.render("UOPS1")
+    with caplog.at_level(logging.WARNING, logger="bot.services.teams"):
+        assert "To confirm" not in _headers(_valid(home.render("UOPS1")))
+        home.render("UOPS1")
     assert len(calls) == 2
+    # What the operator sees each time: which group, and Slack's answer.
+    assert [r.getMessage() for r in caplog.records] == [
+        f"usergroup_lookup_failed group={OPS_GROUP} error={error}"
+    ] * 2
 
 
 def test_home_manager_of_everything_with_150_each_stays_within_100_blocks(

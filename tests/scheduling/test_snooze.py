@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from bot.config import OrgConfig
 from bot.services.obligations import ObligationBook
 from bot.services.reminders import ReminderService
 from storage.uow import UnitOfWorkFactory
 from tests.scheduling.conftest import (
+    FINANCE_USERS,
     LONDON,
     NY,
+    OPS_MANAGER,
     SALES_MANAGER,
     SALESPERSON,
     FakeClock,
@@ -85,3 +88,29 @@ def test_snooze_of_finished_work_changes_nothing(
     assert reminders.snooze(ob, SALESPERSON) == "Nothing to snooze: this is already done."
     assert reminders.snooze(999_999, SALESPERSON) == "Nothing to snooze: this is already done."
     assert obligation(uow, ob).snoozed_until is None
+
+
+def test_snooze_without_the_slack_directory_goes_by_the_listed_members(
+    uow: UnitOfWorkFactory, book: ObligationBook, org: OrgConfig, clock: FakeClock
+) -> None:
+    """A reminder service built from the organisation file alone (no Slack user groups to ask)
+    still lets the listed members snooze, and only them."""
+    service = ReminderService(uow_factory=uow, org=org, book=book, clock=clock, worker_id="w")
+    start = local(LONDON, 2026, 4, 30, 15)
+    hid = add_handoff(uow, status="submitted", submitted_at=start)
+    finance = open_obligation(
+        uow, book, hid, sla="confirm", team="finance", owner=None, started_at=start
+    )
+    ops = open_obligation(uow, book, hid, sla="confirm", team="ops", owner=None, started_at=start)
+    clock.set(local(LONDON, 2026, 5, 1, 11))
+
+    assert service.snooze(finance, "UOPS2") == (
+        "Only members of Finance or its manager can snooze this reminder."
+    )
+    # Ops is a Slack user group, unknown without Slack: its manager still may.
+    assert service.snooze(ops, "UOPS2") == (
+        "Only members of Ops or its manager can snooze this reminder."
+    )
+    assert service.snooze(ops, OPS_MANAGER).startswith("Snoozed.")
+    assert service.snooze(finance, FINANCE_USERS[1]).startswith("Snoozed.")
+    assert obligation(uow, finance).detail["snoozed_by"] == FINANCE_USERS[1]
