@@ -60,6 +60,8 @@ _EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 Contact = dict[str, str]
 """A CRM contact cleaned for the form: name, role, email (valid or empty), phone, raw_email."""
 
+NO_CURRENCY = "XXX"  # ISO 4217's code for "no currency involved"
+
 
 def prefill_values(
     *,
@@ -220,7 +222,7 @@ def _sold_lines(
 ) -> tuple[str, Decimal] | None:
     """The rows as sold and their discounts in total; None unless every line is priced, each
     row reads back exactly (forms.sold_lines) and they fit the field: finance bills them."""
-    code = currency or "XXX"  # amounts in no known currency are checked to two decimals
+    code = currency or NO_CURRENCY  # amounts in no known currency are checked to two decimals
     limit = limits.FINANCE_ESSAY.max_length
     for full in (True, False):  # the total and frequency are for reading: dropped to fit
         rows = [_sold_row(item, code, full=full) for item in items]

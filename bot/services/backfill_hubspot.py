@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from bot.services.backfill_rows import Candidate, Problem
-from forms.sales_to_delivery_prefill import prefill_values
+from bot.services.prefill import deal_values
 from integrations.hubspot import SEARCH_PAGE_LIMIT, SEARCH_REQUESTS_PER_SECOND, SEARCH_RESULT_CAP
 from integrations.ports import ClosedDealSearch, Crm, DealSnapshot, VendorError, add_months
 
@@ -83,27 +83,7 @@ class HubSpotDeals:
 
     def candidate(self, deal: DealSnapshot, owner_email: str | None) -> Candidate:
         """The deal as the form's prefill reads it, with the term defaulted if asked."""
-        values = prefill_values(
-            deal_name=deal.name,
-            account_name=deal.company_name or deal.name,
-            amount=deal.amount,
-            currency=deal.currency,
-            close_date=deal.close_date,
-            contacts=[
-                {
-                    "name": c.name,
-                    "email": c.email,
-                    "phone": c.phone,
-                    "job_title": c.job_title,
-                    "roles": c.roles,
-                }
-                for c in deal.contacts
-            ],
-            line_items=[item.model_dump() for item in deal.line_items],
-            term_start=deal.term_start,
-            term_end=deal.term_end,
-            billing_address=deal.company_address,
-        )
+        values = deal_values(deal)
         given = {name: str(value) for name, value in values.items() if isinstance(value, str)}
         start = deal.term_start or deal.close_date
         if "term_end" not in given and start is not None and self.term_months:

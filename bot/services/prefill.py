@@ -57,12 +57,11 @@ def fetched_opening(handoff: Handoff, crm: Crm, today: date | None = None) -> Op
     return opening_from(handoff, deal, today)
 
 
-def opening_from(handoff: Handoff, deal: DealSnapshot, today: date | None = None) -> Opening:
-    if handoff.kind != HandoffKind.SALES_TO_DELIVERY:
-        # The account's record (stored when the handoff opened) says more than the CRM.
-        values = {**_other_kind_values(handoff.kind, deal), **(handoff.prefill or {})}
-        return Opening(values=values, note=None, deal=deal)
-    values = prefill_values(
+def deal_values(
+    deal: DealSnapshot, *, account_manager: str | None = None, today: date | None = None
+) -> FormValues:
+    """The sales form's opening values from what the CRM holds of the deal."""
+    return prefill_values(
         deal_name=deal.name,
         account_name=deal.company_name or deal.name,
         amount=deal.amount,
@@ -79,13 +78,21 @@ def opening_from(handoff: Handoff, deal: DealSnapshot, today: date | None = None
             for c in deal.contacts
         ],
         line_items=[item.model_dump() for item in deal.line_items],
-        # The sender is the deal owner matched in Slack: the account manager by default.
-        account_manager=handoff.sender_user_id,
+        account_manager=account_manager,
         term_start=deal.term_start,
         term_end=deal.term_end,
         billing_address=deal.company_address,
         today=today,
     )
+
+
+def opening_from(handoff: Handoff, deal: DealSnapshot, today: date | None = None) -> Opening:
+    if handoff.kind != HandoffKind.SALES_TO_DELIVERY:
+        # The account's record (stored when the handoff opened) says more than the CRM.
+        values = {**_other_kind_values(handoff.kind, deal), **(handoff.prefill or {})}
+        return Opening(values=values, note=None, deal=deal)
+    # The sender is the deal owner matched in Slack: the account manager by default.
+    values = deal_values(deal, account_manager=handoff.sender_user_id, today=today)
     return Opening(values=values, note=None, deal=deal)
 
 

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,44 +55,62 @@ class Running:
         return out
 
 
+@contextmanager
+def serve_socket_mode(
+    tmp_path: Path,
+    org: dict[str, Any],
+    slack: FakeSlack,
+    hubspot: FakeHubSpot,
+    link: FakeSocketMode,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Running]:
+    """`python -m bot serve` in Socket Mode with `org`, against the serving stand-ins."""
+    (tmp_path / "org.yml").write_text(yaml.safe_dump(org))
+    slack.socket_mode_url = link.connection_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HUBSPOT_"))}
+    env.update(
+        extra_env or {},
+        PYTHONPATH=str(ROOT),
+        PORT="0",  # unused: Socket Mode serves no HTTP
+        ORG_CONFIG=str(tmp_path / "org.yml"),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}",
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_API_URL=slack.url,
+        HUBSPOT_TOKEN="pat-test",
+        HUBSPOT_CLIENT_SECRET="hubspot-client-secret",
+        HUBSPOT_BASE_URL=hubspot.url,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield Running(slack, hubspot, link, process)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 @pytest.fixture
 def socket_app(tmp_path: Path) -> Iterator[Running]:
     slack = FakeSlack(
         users_by_email={"sam@seller.example": SELLER}, usergroups={"S0OPS": [OPS_MEMBER]}
     )
     hubspot = FakeHubSpot()
-    (tmp_path / "org.yml").write_text(yaml.safe_dump(org_dict()))
-    with FakeSocketMode() as link, slack.serving(), hubspot.serving():
-        slack.socket_mode_url = link.connection_url
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HUBSPOT_"))}
-        env.update(
-            PYTHONPATH=str(ROOT),
-            PORT="0",  # unused: Socket Mode serves no HTTP
-            ORG_CONFIG=str(tmp_path / "org.yml"),
-            DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}",
-            SLACK_BOT_TOKEN="xoxb-test",
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_APP_TOKEN=APP_TOKEN,
-            SLACK_API_URL=slack.url,
-            HUBSPOT_TOKEN="pat-test",
-            HUBSPOT_CLIENT_SECRET="hubspot-client-secret",
-            HUBSPOT_BASE_URL=hubspot.url,
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        running = Running(slack, hubspot, link, process)
-        try:
-            yield running
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=20)
+    with (
+        FakeSocketMode() as link,
+        slack.serving(),
+        hubspot.serving(),
+        serve_socket_mode(tmp_path, org_dict(), slack, hubspot, link) as running,
+    ):
+        yield running
 
 
 def command(run: Running, text: str, user: str = SELLER) -> dict[str, Any]:

@@ -11,29 +11,23 @@ the vendors answer, each is created once.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.bot.conftest import (
     FIN_MEMBER,
     OPS_MEMBER,
     SELLER,
-    SIGNING_SECRET,
     org_dict,
 )
 from tests.bot.test_delivery import ENV, REALM, TOOLS
 from tests.bot.test_handoff_flow import DEAL, VALID
-from tests.bot.test_process import ROOT, wait_for
+from tests.bot.test_process import wait_for
 from tests.bot.test_socket_mode import (
-    APP_TOKEN,
     FORM,
     Running,
     click,
@@ -42,6 +36,7 @@ from tests.bot.test_socket_mode import (
     handoff_id_on,
     hubspot_deal_contacts,
     root_message,
+    serve_socket_mode,
     shows,
     submit,
     thread_reply,
@@ -106,41 +101,12 @@ def stalled_app(tmp_path: Path) -> Iterator[StalledApp]:
         org = org_dict()
         org["teams"]["ops"]["tool"] = TOOLS["asana"](asana_server.url)
         org["teams"]["finance"]["tool"] = TOOLS["quickbooks"](qbo_server.url)
-        (tmp_path / "org.yml").write_text(yaml.safe_dump(org))
-        slack.socket_mode_url = link.connection_url
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HUBSPOT_"))}
-        env.update(
-            ENV,
-            PYTHONPATH=str(ROOT),
-            PORT="0",
-            ORG_CONFIG=str(tmp_path / "org.yml"),
-            DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}",
-            SLACK_BOT_TOKEN="xoxb-test",
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_APP_TOKEN=APP_TOKEN,
-            SLACK_API_URL=slack.url,
-            HUBSPOT_TOKEN="pat-test",
-            HUBSPOT_CLIENT_SECRET="hubspot-client-secret",
-            HUBSPOT_BASE_URL=hubspot.url,
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
         try:
-            yield StalledApp(
-                Running(slack, hubspot, link, process), asana_server, qbo_server, (asana, qbo)
-            )
+            with serve_socket_mode(tmp_path, org, slack, hubspot, link, ENV) as running:
+                yield StalledApp(running, asana_server, qbo_server, (asana, qbo))
         finally:
             asana.answer()  # let held requests finish so the stand-ins can stop
             qbo.answer()
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=20)
 
 
 def test_people_in_slack_never_wait_for_a_vendor_that_does_not_answer(
